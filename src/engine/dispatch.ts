@@ -1,0 +1,56 @@
+// Calls ATen operators by schema name through the native dispatcher binding. Tensor arguments are unwrapped to
+// their native handles; tensors in the results are wrapped (and join the current tidy scope).
+import { native, type NativeTensor } from './native.ts';
+import { Tensor } from './tensor.ts';
+
+interface ResolvedOp { id: number; schema: string }
+const resolved = new Map<string, ResolvedOp>();
+
+function resolve(qualified: string): ResolvedOp {
+  let r = resolved.get(qualified);
+  if (!r) {
+    const dot = qualified.indexOf('.', qualified.indexOf('::') + 2);
+    const name = dot < 0 ? qualified : qualified.slice(0, dot);
+    const overload = dot < 0 ? '' : qualified.slice(dot + 1);
+    r = native.resolveOp(name.includes('::') ? name : `aten::${name}`, overload);
+    resolved.set(qualified, r);
+  }
+  return r;
+}
+
+function toNativeArg(v: unknown): unknown {
+  if (v instanceof Tensor) return v.native;
+  if (Array.isArray(v)) return v.map(toNativeArg);
+  return v;
+}
+
+function fromNative(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(fromNative);
+  return Tensor.fromNative(v as NativeTensor);
+}
+
+/**
+ * call('conv2d', [x, w, b, [1, 1]], { groups: 2 }) runs aten::conv2d. Name an overload after a dot
+ * ('add.Tensor'). Returns what the op returns: a Tensor, an array for multiple or list results, or a number.
+ */
+export function call(op: string, args: unknown[], named?: Record<string, unknown>): unknown {
+  const { id } = resolve(op);
+  const nativeNamed = named ? Object.fromEntries(Object.entries(named).map(([k, v]) => [k, toNativeArg(v)])) : undefined;
+  return fromNative(native.callOp(id, args.map(toNativeArg), nativeNamed));
+}
+
+/** call() for ops that return one tensor. */
+export function callT(op: string, args: unknown[], named?: Record<string, unknown>): Tensor {
+  return call(op, args, named) as Tensor;
+}
+
+/** call() for ops that return several tensors (tuples and lists). */
+export function callTs(op: string, args: unknown[], named?: Record<string, unknown>): Tensor[] {
+  return call(op, args, named) as Tensor[];
+}
+
+/** The schema string of an op, e.g. for error messages and docs. */
+export function schemaOf(op: string): string {
+  return resolve(op).schema;
+}

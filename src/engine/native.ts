@@ -1,0 +1,94 @@
+// Loads the libtorch addon once and explains a failed load (addon not built, libtorch missing, ABI mismatch).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+/** Opaque native tensor handle (one at::Tensor). */
+export interface NativeTensor {
+  dispose(): void;
+  isDisposed(): boolean;
+  shape(): number[];
+  strides(): number[];
+  dtype(): number;
+  device(): string;
+  numel(): number;
+  storageOffset(): number;
+  isContiguous(memoryFormat?: number): boolean;
+  sameStorage(other: NativeTensor): boolean;
+}
+
+export interface NativeGenerator {
+  seed(seed: number | bigint): void;
+  getState(): NativeTensor;
+  setState(state: NativeTensor): void;
+}
+
+export interface OpSchemaArg {
+  name: string;
+  type: string;
+  hasDefault: boolean;
+  kwargOnly: boolean;
+}
+
+export interface NativeAddon {
+  TensorHandle: new () => NativeTensor;
+  GeneratorHandle: new (seed?: number | bigint) => NativeGenerator;
+  fromBytes(bytes: ArrayBufferView, dtype: number, shape: number[]): NativeTensor;
+  toBytes(t: NativeTensor): ArrayBuffer;
+  copyBytesInto(dst: NativeTensor, bytes: ArrayBufferView): void;
+  liveHandles(): number;
+  resolveOp(name: string, overload: string): { id: number; schema: string; args: OpSchemaArg[] };
+  callOp(id: number, positional: unknown[], named?: Record<string, unknown>): unknown;
+  backward(tensors: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
+  autogradGrad(
+    outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: NativeTensor[] | null,
+    retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean,
+  ): (NativeTensor | null)[];
+  getGrad(t: NativeTensor): NativeTensor | null;
+  setGrad(t: NativeTensor, grad: NativeTensor | null): void;
+  requiresGrad(t: NativeTensor): boolean;
+  setRequiresGrad(t: NativeTensor, value: boolean): void;
+  retainGrad(t: NativeTensor): void;
+  isLeaf(t: NativeTensor): boolean;
+  gradFnName(t: NativeTensor): string | null;
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  enterInferenceMode(): number;
+  exitInferenceMode(): void;
+  isInferenceTensor(t: NativeTensor): boolean;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  nativeBytes(): number;
+  peakNativeBytes(): number;
+  resetPeakNativeBytes(): void;
+  autocastEnter(enabled: boolean, dtype: number): { enabled: boolean; dtype: number };
+  autocastExit(enabled: boolean, dtype: number): void;
+  autocastState(): { enabled: boolean; dtype: number };
+  parallelInfo(): string;
+  torchVersion: string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const addonPath = join(here, '..', '..', 'native', 'build', 'Release', 'samtutor.node');
+
+function load(): NativeAddon {
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `samtutor's native addon is not built (${addonPath} is missing). Run: bash scripts/setup.sh`,
+    );
+  }
+  try {
+    return createRequire(import.meta.url)(addonPath) as NativeAddon;
+  } catch (err) {
+    const msg = (err as Error).message;
+    const hint = /libtorch|libc10|libtorch_cpu/.test(msg)
+      ? 'libtorch is not installed or not on the library path: apt-get install libtorch-dev libopenblas0-pthread'
+      : /NODE_MODULE_VERSION|undefined symbol/.test(msg)
+        ? 'the addon was built for another Node or libtorch: rebuild with npm run build:native'
+        : 'rebuild with npm run build:native';
+    throw new Error(`cannot load samtutor's native addon: ${msg.split('\n')[0]} (${hint})`);
+  }
+}
+
+export const native: NativeAddon = load();
