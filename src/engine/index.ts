@@ -9,7 +9,9 @@ export * from './creation.ts';
 export * from './random.ts';
 export * from './runtime.ts';
 export * from './autograd.ts';
+export { EngineWorker } from './worker.ts';
 export { native } from './native.ts';
+export * as F from './ops/index.ts';
 
 // libtorch here defaults to one intra-op thread: use the machine's cores unless SAMTUTOR_THREADS says otherwise.
 setNumThreads(defaultThreads());
