@@ -1,0 +1,92 @@
+// A 1000-step training loop (small conv net from raw ops, MSE loss, Adam) must not leak: the live-tensor count is
+// identical at the end of every step, libtorch's allocator holds a flat number of bytes after warm-up, and RSS
+// grows by less than 100 MB between step 50 and step 1000.
+//
+// The loop yields to the event loop every 50 steps, as a real training loop does while it awaits data. Why it
+// matters: dispose() frees a tensor's libtorch storage at once, but the small native wrapper behind its JS handle
+// is freed by a Node-API finalizer, which Node runs from the event loop. A loop that never yields piles those
+// wrappers up; they pin holes in glibc's heap that freed tensor buffers cannot reuse, and RSS rises without bound
+// (measured: +56..96 MB over these 950 steps, +220 MB by step 3000, with nativeBytes flat), while yielding keeps
+// RSS flat to the megabyte. Intra-op threads are set to 1: these tensors are tiny, and two OpenMP threads on two
+// shared cores slow the loop 20-40x whenever another process competes for them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  callT, tidy, dispose, memory, manualSeed, randn, rand, zeros, getNumThreads, setNumThreads, type Tensor,
+} from '../../src/engine/index.ts';
+import { Adam } from '../../src/engine/optim/index.ts';
+
+const STEPS = 1000;
+
+test(`${STEPS} training steps keep tensor count, native bytes and RSS flat`, async () => {
+  const threads = getNumThreads();
+  setNumThreads(1);
+  try {
+    await trainAndCheck();
+  } finally {
+    setNumThreads(threads);
+  }
+});
+
+async function trainAndCheck(): Promise<void> {
+  manualSeed(0);
+  const param = (shape: number[], scale: number): Tensor => {
+    const t = tidy(() => randn(shape).mul(scale));
+    t.requiresGrad = true;
+    return t;
+  };
+  const w1 = param([8, 3, 3, 3], 0.2);
+  const b1 = zeros([8], { requiresGrad: true });
+  const w2 = param([8, 8, 3, 3], 0.1);
+  const b2 = zeros([8], { requiresGrad: true });
+  const w3 = param([1, 8, 1, 1], 0.3);
+  const params = [w1, b1, w2, b2, w3];
+  const opt = new Adam(params, { lr: 1e-3 });
+
+  const counts: number[] = [];
+  const nativeBytes: number[] = [];
+  let rssAt50 = 0;
+  let firstLoss = 0;
+  let lastLoss = 0;
+  const started = performance.now();
+  for (let step = 1; step <= STEPS; step++) {
+    const loss = tidy(() => {
+      const x = randn([2, 3, 32, 32]);
+      const target = x.mean(1, true).mul(0.5).add(rand([2, 1, 32, 32]).mul(0.01)); // a learnable map
+      let h = callT('conv2d', [x, w1, b1, [1, 1], [1, 1]]).relu();
+      h = callT('conv2d', [h, w2, b2, [1, 1], [1, 1]]).relu();
+      const y = callT('conv2d', [h, w3]);
+      const l = callT('mse_loss', [y, target]);
+      l.backward();
+      opt.step();
+      opt.zeroGrad();
+      return l.item();
+    });
+    if (step === 1) firstLoss = loss;
+    lastLoss = loss;
+    const m = memory();
+    counts.push(m.liveTensors);
+    nativeBytes.push(m.nativeBytes);
+    if (step % 50 === 0) await yieldToEventLoop();
+    if (step === 50) rssAt50 = process.memoryUsage.rss();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const rssAt1000 = process.memoryUsage.rss();
+  const base = counts[0]!;
+  const firstBad = counts.findIndex((c) => c !== base);
+  assert.equal(firstBad, -1, `live tensors changed from ${base} to ${counts[firstBad]} at step ${firstBad + 1}`);
+  const after50 = nativeBytes.slice(49);
+  const minB = Math.min(...after50);
+  const maxB = Math.max(...after50);
+  assert.ok(maxB - minB <= 64 * 1024, `native bytes vary by ${maxB - minB} after step 50 (${minB}..${maxB})`);
+  const rssGrowth = rssAt1000 - rssAt50;
+  assert.ok(rssGrowth < 100 * 2 ** 20, `RSS grew by ${(rssGrowth / 2 ** 20).toFixed(1)} MB between step 50 and ${STEPS}`);
+  assert.ok(lastLoss < firstLoss, `the loop should learn (loss ${firstLoss} -> ${lastLoss})`);
+  console.log(
+    `${STEPS} steps in ${seconds.toFixed(1)} s; live tensors ${base}; native bytes ${minB}..${maxB} after step 50; ` +
+      `RSS ${(rssAt50 / 2 ** 20).toFixed(1)} MB @50 -> ${(rssAt1000 / 2 ** 20).toFixed(1)} MB @${STEPS}; loss ${firstLoss.toFixed(4)} -> ${lastLoss.toFixed(4)}`,
+  );
+  opt.dispose();
+  dispose(params);
+}
