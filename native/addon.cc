@@ -8,7 +8,7 @@ namespace samtutor {
 AddonData& addonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new AddonData());
+  env.SetInstanceData(new AddonData());  // freed with the environment (worker threads end cleanly)
   InitTensor(env, exports);
   InitDispatch(env, exports);
   InitAutograd(env, exports);

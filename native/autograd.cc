@@ -18,12 +18,12 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   return Guard(env, "backward", [&]() -> Napi::Value {
     auto arr = info[0].As<Napi::Array>();
     std::vector<at::Tensor> outputs, grads;
-    for (uint32_t i = 0; i < arr.Length(); ++i) outputs.push_back(TensorHandle::Get(arr.Get(i), "tensors"));
+    for (uint32_t i = 0; i < arr.Length(); ++i) outputs.push_back(tensors(info.Env()).Get(arr.Get(i), "tensors"));
     if (info[1].IsArray()) {
       auto g = info[1].As<Napi::Array>();
       for (uint32_t i = 0; i < g.Length(); ++i) {
         Napi::Value v = g.Get(i);
-        grads.push_back(v.IsNull() || v.IsUndefined() ? at::Tensor() : TensorHandle::Get(v, "grad"));
+        grads.push_back(v.IsNull() || v.IsUndefined() ? at::Tensor() : tensors(info.Env()).Get(v, "grad"));
       }
     }
     c10::optional<bool> retain;
@@ -40,12 +40,12 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
   return Guard(env, "grad", [&]() -> Napi::Value {
     std::vector<at::Tensor> outputs, inputs, gradOutputs;
     auto o = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < o.Length(); ++i) outputs.push_back(TensorHandle::Get(o.Get(i), "outputs"));
+    for (uint32_t i = 0; i < o.Length(); ++i) outputs.push_back(tensors(info.Env()).Get(o.Get(i), "outputs"));
     auto in = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < in.Length(); ++i) inputs.push_back(TensorHandle::Get(in.Get(i), "inputs"));
+    for (uint32_t i = 0; i < in.Length(); ++i) inputs.push_back(tensors(info.Env()).Get(in.Get(i), "inputs"));
     if (info[2].IsArray()) {
       auto g = info[2].As<Napi::Array>();
-      for (uint32_t i = 0; i < g.Length(); ++i) gradOutputs.push_back(TensorHandle::Get(g.Get(i), "gradOutputs"));
+      for (uint32_t i = 0; i < g.Length(); ++i) gradOutputs.push_back(tensors(info.Env()).Get(g.Get(i), "gradOutputs"));
     }
     c10::optional<bool> retain;
     if (info[3].IsBoolean()) retain = info[3].As<Napi::Boolean>().Value();
@@ -54,7 +54,7 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
     auto result = torch::autograd::grad(outputs, inputs, gradOutputs, retain, create, allowUnused);
     Napi::Array out = Napi::Array::New(env, result.size());
     for (size_t i = 0; i < result.size(); ++i)
-      out.Set(i, result[i].defined() ? Napi::Value(TensorHandle::Wrap(env, result[i])) : env.Null());
+      out.Set(i, result[i].defined() ? WrapTensor(env, result[i]) : env.Null());
     return out;
   });
 }
@@ -62,8 +62,7 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
 Napi::Value GetGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "grad", [&]() -> Napi::Value {
-    const at::Tensor& g = TensorHandle::Get(info[0], "self").grad();
-    return g.defined() ? Napi::Value(TensorHandle::Wrap(env, g)) : env.Null();
+    return WrapTensor(env, tensors(env).Get(info[0], "self").grad());
   });
 }
 
@@ -71,20 +70,22 @@ Napi::Value GetGrad(const Napi::CallbackInfo& info) {
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "setGrad", [&]() -> Napi::Value {
-    at::Tensor& t = TensorHandle::Get(info[0], "self");
-    t.mutable_grad() = info[1].IsNull() || info[1].IsUndefined() ? at::Tensor() : TensorHandle::Get(info[1], "grad");
+    at::Tensor& t = tensors(info.Env()).Get(info[0], "self");
+    t.mutable_grad() = info[1].IsNull() || info[1].IsUndefined() ? at::Tensor() : tensors(info.Env()).Get(info[1], "grad");
     return env.Undefined();
   });
 }
 
 Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), TensorHandle::Get(info[0], "self").requires_grad());
+  return Guard(info.Env(), "requiresGrad", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), tensors(info.Env()).Get(info[0], "self").requires_grad());
+  });
 }
 
 Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "requiresGrad_", [&]() -> Napi::Value {
-    TensorHandle::Get(info[0], "self").set_requires_grad(info[1].ToBoolean().Value());
+    tensors(info.Env()).Get(info[0], "self").set_requires_grad(info[1].ToBoolean().Value());
     return env.Undefined();
   });
 }
@@ -92,18 +93,22 @@ Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
 Napi::Value RetainGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "retainGrad", [&]() -> Napi::Value {
-    TensorHandle::Get(info[0], "self").retain_grad();
+    tensors(info.Env()).Get(info[0], "self").retain_grad();
     return env.Undefined();
   });
 }
 
 Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), TensorHandle::Get(info[0], "self").is_leaf());
+  return Guard(info.Env(), "isLeaf", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), tensors(info.Env()).Get(info[0], "self").is_leaf());
+  });
 }
 
 Napi::Value GradFnName(const Napi::CallbackInfo& info) {
-  const auto& fn = TensorHandle::Get(info[0], "self").grad_fn();
-  return fn ? Napi::Value(Napi::String::New(info.Env(), fn->name())) : info.Env().Null();
+  return Guard(info.Env(), "gradFn", [&]() -> Napi::Value {
+    const auto& fn = tensors(info.Env()).Get(info[0], "self").grad_fn();
+    return fn ? Napi::Value(Napi::String::New(info.Env(), fn->name())) : info.Env().Null();
+  });
 }
 
 // setGradEnabled(enabled) -> previous: thread-local, like torch.set_grad_enabled.
@@ -121,8 +126,10 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 thread_local std::vector<std::unique_ptr<c10::InferenceMode>> inferenceGuards;
 
 Napi::Value EnterInferenceMode(const Napi::CallbackInfo& info) {
-  inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
-  return Napi::Number::New(info.Env(), static_cast<double>(inferenceGuards.size()));
+  return Guard(info.Env(), "inferenceMode", [&]() -> Napi::Value {
+    inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
+    return Napi::Number::New(info.Env(), static_cast<double>(inferenceGuards.size()));
+  });
 }
 
 Napi::Value ExitInferenceMode(const Napi::CallbackInfo& info) {
@@ -132,7 +139,9 @@ Napi::Value ExitInferenceMode(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value IsInferenceTensor(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), TensorHandle::Get(info[0], "self").is_inference());
+  return Guard(info.Env(), "isInference", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), tensors(info.Env()).Get(info[0], "self").is_inference());
+  });
 }
 
 }  // namespace

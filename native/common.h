@@ -10,49 +10,40 @@
 namespace samtutor {
 
 // Per-addon-instance data (one per Node environment, so worker threads each get their own).
-struct AddonData {
-  Napi::FunctionReference tensorCtor;
-  Napi::FunctionReference generatorCtor;
-};
+class TensorTable;
+struct AddonData;
 
-AddonData& addonData(Napi::Env env);
-
-// Counts of tensor handles alive in JS and the bytes of CPU memory libtorch holds (all environments).
-std::atomic<int64_t>& liveHandles();
+// Bytes of CPU memory libtorch holds (all environments).
 int64_t nativeBytes();
 int64_t peakNativeBytes();
 void resetPeakNativeBytes();
 
-// A JS object owning one at::Tensor. Disposing releases it early; the GC finalizer is the fallback.
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+// Tensors owned by JS live in a per-environment slot table and are addressed by integer ids
+// (generation * 2^22 + slot). Disposal frees the slot at once and the slot is reused, so nothing waits for the
+// garbage collector's deferred finalizers (which, in a synchronous training loop, never run).
+class TensorTable {
  public:
-  static Napi::Function Define(Napi::Env env);
-  static Napi::Object Wrap(Napi::Env env, at::Tensor tensor);
-  static bool Is(Napi::Env env, const Napi::Value& value);
-  static at::Tensor& Get(const Napi::Value& value, const char* what);
-
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-  void Finalize(Napi::Env env) override;
-
-  at::Tensor tensor;
+  double Add(Napi::Env env, at::Tensor tensor);
+  at::Tensor& Get(const Napi::Value& id, const char* what);
+  // Returns false if the id was not live (already released).
+  bool Release(Napi::Env env, double id);
+  int64_t live() const { return live_; }
 
  private:
-  void Release(Napi::Env env);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value Strides(const Napi::CallbackInfo& info);
-  Napi::Value DType(const Napi::CallbackInfo& info);
-  Napi::Value Device(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value StorageOffset(const Napi::CallbackInfo& info);
-  Napi::Value IsContiguous(const Napi::CallbackInfo& info);
-  Napi::Value SameStorage(const Napi::CallbackInfo& info);
-
-  int64_t reportedBytes_ = 0;
-  bool counted_ = true;
+  struct Slot {
+    at::Tensor tensor;
+    uint32_t generation = 0;
+    int64_t reportedBytes = 0;
+  };
+  Slot* Lookup(double id);
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  int64_t live_ = 0;
 };
+
+TensorTable& tensors(Napi::Env env);
+// Wraps a result tensor for JS: its id, or null for an undefined tensor.
+Napi::Value WrapTensor(Napi::Env env, at::Tensor tensor);
 
 // An at::Generator owned by JS (an independent random stream; state can be saved and restored).
 class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
@@ -70,6 +61,7 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
 // Runs `body`, turning libtorch and C++ errors into a JS Error whose message starts with `op`.
 template <typename F>
 Napi::Value Guard(Napi::Env env, const std::string& op, F&& body) {
+  // Every binding runs inside this: an uncaught C++ exception would abort the Node process.
   try {
     return body();
   } catch (const Napi::Error&) {
@@ -84,6 +76,12 @@ Napi::Value Guard(Napi::Env env, const std::string& op, F&& body) {
 int64_t ToInt64(const Napi::Value& v, const char* what);
 std::vector<int64_t> ToIntList(const Napi::Value& v, const char* what);
 at::ScalarType ToScalarType(const Napi::Value& v);
+
+struct AddonData {
+  Napi::FunctionReference generatorCtor;
+  TensorTable table;
+};
+AddonData& addonData(Napi::Env env);
 
 // Registration functions, one per translation unit.
 void InitTensor(Napi::Env env, Napi::Object exports);

@@ -70,7 +70,7 @@ c10::IValue ToList(const Napi::Value& v, const c10::ListTypePtr& listType, const
     case c10::TypeKind::TensorType: {
       std::vector<at::Tensor> out;
       out.reserve(n);
-      for (uint32_t i = 0; i < n; ++i) out.push_back(TensorHandle::Get(arr.Get(i), argName.c_str()));
+      for (uint32_t i = 0; i < n; ++i) out.push_back(tensors(env).Get(arr.Get(i), argName.c_str()));
       return c10::IValue(out);
     }
     case c10::TypeKind::OptionalType: {
@@ -78,7 +78,7 @@ c10::IValue ToList(const Napi::Value& v, const c10::ListTypePtr& listType, const
       for (uint32_t i = 0; i < n; ++i) {
         Napi::Value e = arr.Get(i);
         if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
-        else out.push_back(TensorHandle::Get(e, argName.c_str()));
+        else out.push_back(tensors(env).Get(e, argName.c_str()));
       }
       return c10::IValue(out);
     }
@@ -94,7 +94,7 @@ c10::IValue ToIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       return ToIValue(v, type->expectRef<c10::OptionalType>().getElementType(), argName);
     case c10::TypeKind::TensorType:
-      return c10::IValue(TensorHandle::Get(v, argName.c_str()));
+      return c10::IValue(tensors(env).Get(v, argName.c_str()));
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
       return c10::IValue(ToInt64(v, argName.c_str()));
@@ -125,15 +125,13 @@ c10::IValue ToIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
 Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isNone()) return env.Null();
   if (v.isTensor()) {
-    const auto& t = v.toTensor();
-    return t.defined() ? Napi::Value(TensorHandle::Wrap(env, t)) : env.Null();
+    return WrapTensor(env, v.toTensor());
   }
   if (v.isTensorList()) {
     auto list = v.toTensorList();
     Napi::Array out = Napi::Array::New(env, list.size());
     for (size_t i = 0; i < list.size(); ++i) {
-      at::Tensor t = list.get(i);
-      out.Set(i, t.defined() ? Napi::Value(TensorHandle::Wrap(env, t)) : env.Null());
+      out.Set(i, WrapTensor(env, list.get(i)));
     }
     return out;
   }
@@ -167,6 +165,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
 // resolveOp(name: "aten::conv2d", overload: ""): returns {id, schema, args: [{name, type, hasDefault}]}.
 Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "resolveOp: expected an operator name");
   std::string name = info[0].As<Napi::String>().Utf8Value();
   std::string overload = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   return Guard(env, "resolveOp(" + name + (overload.empty() ? "" : "." + overload) + ")", [&]() -> Napi::Value {
@@ -193,6 +192,9 @@ Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
       args.Set(i, arg);
     }
     out.Set("args", args);
+    Napi::Array returns = Napi::Array::New(env, schema.returns().size());
+    for (size_t i = 0; i < schema.returns().size(); ++i) returns.Set(i, schema.returns()[i].type()->str());
+    out.Set("returns", returns);
     return out;
   });
 }
@@ -200,16 +202,17 @@ Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
 // callOp(id, positional: any[], named?: {[arg]: value}): runs the op; returns one value or an array of them.
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  size_t id = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
+  size_t id = info[0].IsNumber() ? static_cast<size_t>(info[0].As<Napi::Number>().Int64Value()) : SIZE_MAX;
   OpEntry* entry;
   {
     std::lock_guard<std::mutex> lock(opTableMutex());
-    if (id >= opTable().size()) throw Napi::RangeError::New(env, "callOp: unknown operator id");
+    if (!info[0].IsNumber() || id >= opTable().size()) throw Napi::RangeError::New(env, "callOp: unknown operator id");
     entry = &opTable()[id];
   }
   return Guard(env, entry->name, [&]() -> Napi::Value {
     const auto& schema = entry->handle.schema();
     const auto& formals = schema.arguments();
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "callOp: expected an argument array");
     Napi::Array positional = info[1].As<Napi::Array>();
     Napi::Object named = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object();
     uint32_t given = positional.Length();

@@ -67,21 +67,24 @@ GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
 }
 
 Napi::Value GeneratorHandle::Seed(const Napi::CallbackInfo& info) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_current_seed(static_cast<uint64_t>(ToInt64(info[0], "seed")));
-  return info.Env().Undefined();
+  return Guard(info.Env(), "generator.seed", [&]() -> Napi::Value {
+    uint64_t seed = static_cast<uint64_t>(ToInt64(info[0], "seed"));
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_current_seed(seed);
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value GeneratorHandle::GetState(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), "generator.getState", [&]() -> Napi::Value {
     std::lock_guard<std::mutex> lock(generator.mutex());
-    return TensorHandle::Wrap(info.Env(), at::Tensor(generator.get_state()));
+    return WrapTensor(info.Env(), at::Tensor(generator.get_state()));
   });
 }
 
 Napi::Value GeneratorHandle::SetState(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), "generator.setState", [&]() -> Napi::Value {
-    const at::Tensor& state = TensorHandle::Get(info[0], "state");
+    const at::Tensor& state = tensors(info.Env()).Get(info[0], "state");
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state);
     return info.Env().Undefined();
@@ -90,20 +93,27 @@ Napi::Value GeneratorHandle::SetState(const Napi::CallbackInfo& info) {
 
 // ---- autocast: enter/leave like torch.autocast("cpu"), clearing the cast-weight cache on the outermost exit ----
 static Napi::Value AutocastEnter(const Napi::CallbackInfo& info) {
-  Napi::Object prev = Napi::Object::New(info.Env());
-  prev.Set("enabled", at::autocast::is_cpu_enabled());
-  prev.Set("dtype", static_cast<int>(at::autocast::get_autocast_cpu_dtype()));
-  at::autocast::set_cpu_enabled(info[0].ToBoolean().Value());
-  at::autocast::set_autocast_cpu_dtype(ToScalarType(info[1]));
-  at::autocast::increment_nesting();
-  return prev;
+  return Guard(info.Env(), "autocast", [&]() -> Napi::Value {
+    auto dtype = ToScalarType(info[1]);
+    // CPU autocast in libtorch 1.13 supports bfloat16 only; check before changing any state.
+    if (dtype != at::kBFloat16) throw std::runtime_error("CPU autocast supports bfloat16 only");
+    Napi::Object prev = Napi::Object::New(info.Env());
+    prev.Set("enabled", at::autocast::is_cpu_enabled());
+    prev.Set("dtype", static_cast<int>(at::autocast::get_autocast_cpu_dtype()));
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(info[0].ToBoolean().Value());
+    at::autocast::increment_nesting();
+    return prev;
+  });
 }
 
 static Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
-  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  at::autocast::set_cpu_enabled(info[0].ToBoolean().Value());
-  at::autocast::set_autocast_cpu_dtype(ToScalarType(info[1]));
-  return info.Env().Undefined();
+  return Guard(info.Env(), "autocast", [&]() -> Napi::Value {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(info[0].ToBoolean().Value());
+    at::autocast::set_autocast_cpu_dtype(ToScalarType(info[1]));
+    return info.Env().Undefined();
+  });
 }
 
 static Napi::Value AutocastState(const Napi::CallbackInfo& info) {
@@ -119,10 +129,12 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   addonData(env).generatorCtor = Napi::Persistent(genCtor);
   exports.Set("GeneratorHandle", genCtor);
   exports.Set("setNumThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-                int n = static_cast<int>(ToInt64(info[0], "threads"));
-                if (n < 1) throw Napi::RangeError::New(info.Env(), "setNumThreads: expected at least 1 thread");
-                at::set_num_threads(n);
-                return info.Env().Undefined();
+                return Guard(info.Env(), "setNumThreads", [&]() -> Napi::Value {
+                  int n = static_cast<int>(ToInt64(info[0], "threads"));
+                  if (n < 1) throw Napi::RangeError::New(info.Env(), "setNumThreads: expected at least 1 thread");
+                  at::set_num_threads(n);
+                  return info.Env().Undefined();
+                });
               }));
   exports.Set("getNumThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::Number::New(info.Env(), at::get_num_threads());

@@ -1,13 +1,13 @@
-// Tensor handles: creation from JS bytes, copies back to JS, metadata, explicit disposal.
-#include "common.h"
-
+// The tensor table (ids JS holds), creation from JS bytes, copies back to JS, metadata, release.
+#include <cmath>
 #include <cstring>
+
+#include "common.h"
 
 namespace samtutor {
 
-std::atomic<int64_t>& liveHandles() {
-  static std::atomic<int64_t> count{0};
-  return count;
+namespace {
+constexpr double kSlotSpace = 4194304.0;  // 2^22 slots; the generation lives above them
 }
 
 int64_t ToInt64(const Napi::Value& v, const char* what) {
@@ -29,145 +29,109 @@ std::vector<int64_t> ToIntList(const Napi::Value& v, const char* what) {
   return out;
 }
 
-at::ScalarType ToScalarType(const Napi::Value& v) {
-  return static_cast<at::ScalarType>(ToInt64(v, "dtype"));
-}
+at::ScalarType ToScalarType(const Napi::Value& v) { return static_cast<at::ScalarType>(ToInt64(v, "dtype")); }
+
+TensorTable& tensors(Napi::Env env) { return addonData(env).table; }
 
 static int64_t StorageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-Napi::Function TensorHandle::Define(Napi::Env env) {
-  return DefineClass(env, "TensorHandle",
-                     {
-                         InstanceMethod("dispose", &TensorHandle::Dispose),
-                         InstanceMethod("isDisposed", &TensorHandle::IsDisposed),
-                         InstanceMethod("shape", &TensorHandle::Shape),
-                         InstanceMethod("strides", &TensorHandle::Strides),
-                         InstanceMethod("dtype", &TensorHandle::DType),
-                         InstanceMethod("device", &TensorHandle::Device),
-                         InstanceMethod("numel", &TensorHandle::Numel),
-                         InstanceMethod("storageOffset", &TensorHandle::StorageOffset),
-                         InstanceMethod("isContiguous", &TensorHandle::IsContiguous),
-                         InstanceMethod("sameStorage", &TensorHandle::SameStorage),
-                     });
-}
-
-Napi::Object TensorHandle::Wrap(Napi::Env env, at::Tensor tensor) {
-  Napi::Object obj = addonData(env).tensorCtor.New({});
-  TensorHandle* self = Napi::ObjectWrap<TensorHandle>::Unwrap(obj);
-  self->tensor = std::move(tensor);
-  self->reportedBytes_ = StorageBytes(self->tensor);
-  // Tell V8 how much native memory this small JS object keeps alive, so GC pressure is realistic.
-  if (self->reportedBytes_) Napi::MemoryManagement::AdjustExternalMemory(env, self->reportedBytes_);
-  return obj;
-}
-
-bool TensorHandle::Is(Napi::Env env, const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(addonData(env).tensorCtor.Value());
-}
-
-at::Tensor& TensorHandle::Get(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!Is(env, value)) throw Napi::TypeError::New(env, std::string("expected a tensor for ") + what);
-  TensorHandle* self = Napi::ObjectWrap<TensorHandle>::Unwrap(value.As<Napi::Object>());
-  if (!self->tensor.defined()) throw Napi::Error::New(env, std::string("tensor passed as ") + what + " was disposed");
-  return self->tensor;
-}
-
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  liveHandles()++;
-}
-
-TensorHandle::~TensorHandle() {
-  // The finalizer runs without a usable env for external-memory accounting; V8 drops it with the object.
-  if (counted_) liveHandles()--;
-}
-
-void TensorHandle::Release(Napi::Env env) {
-  if (reportedBytes_) Napi::MemoryManagement::AdjustExternalMemory(env, -reportedBytes_);
-  reportedBytes_ = 0;
-  tensor.reset();
-}
-
-void TensorHandle::Finalize(Napi::Env env) { Release(env); }
-
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  if (counted_) {
-    counted_ = false;
-    liveHandles()--;
+double TensorTable::Add(Napi::Env env, at::Tensor tensor) {
+  uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    if (slots_.size() >= static_cast<size_t>(kSlotSpace)) throw std::runtime_error("too many live tensors (4M)");
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
   }
-  Release(info.Env());
-  return info.Env().Undefined();
+  Slot& s = slots_[slot];
+  s.tensor = std::move(tensor);
+  s.reportedBytes = StorageBytes(s.tensor);
+  // Tell V8 how much native memory the small JS object keeps alive, so GC pressure is realistic.
+  if (s.reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, s.reportedBytes);
+  ++live_;
+  return static_cast<double>(s.generation) * kSlotSpace + slot;
 }
 
-Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !tensor.defined());
+TensorTable::Slot* TensorTable::Lookup(double id) {
+  if (!(id >= 0) || id != std::floor(id)) return nullptr;
+  auto slot = static_cast<size_t>(std::fmod(id, kSlotSpace));
+  auto generation = static_cast<uint32_t>(std::floor(id / kSlotSpace));
+  if (slot >= slots_.size()) return nullptr;
+  Slot& s = slots_[slot];
+  if (s.generation != generation || !s.tensor.defined()) return nullptr;
+  return &s;
 }
 
-static Napi::Array IntArray(Napi::Env env, c10::IntArrayRef values) {
+at::Tensor& TensorTable::Get(const Napi::Value& id, const char* what) {
+  Napi::Env env = id.Env();
+  if (!id.IsNumber()) throw Napi::TypeError::New(env, std::string("expected a tensor for ") + what);
+  Slot* s = Lookup(id.As<Napi::Number>().DoubleValue());
+  if (!s) throw Napi::Error::New(env, std::string("tensor passed as ") + what + " was disposed");
+  return s->tensor;
+}
+
+bool TensorTable::Release(Napi::Env env, double id) {
+  Slot* s = Lookup(id);
+  if (!s) return false;
+  if (s->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -s->reportedBytes);
+  s->reportedBytes = 0;
+  s->tensor.reset();
+  s->generation++;
+  free_.push_back(static_cast<uint32_t>(&*s - slots_.data()));
+  --live_;
+  return true;
+}
+
+Napi::Value WrapTensor(Napi::Env env, at::Tensor tensor) {
+  if (!tensor.defined()) return env.Null();
+  return Napi::Number::New(env, tensors(env).Add(env, std::move(tensor)));
+}
+
+namespace {
+
+Napi::Array IntArray(Napi::Env env, c10::IntArrayRef values) {
   Napi::Array out = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(values[i])));
   return out;
 }
 
-Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
-  return IntArray(info.Env(), Get(info.This(), "shape").sizes());
-}
-Napi::Value TensorHandle::Strides(const Napi::CallbackInfo& info) {
-  return IntArray(info.Env(), Get(info.This(), "strides").strides());
-}
-Napi::Value TensorHandle::DType(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<int>(Get(info.This(), "dtype").scalar_type()));
-}
-Napi::Value TensorHandle::Device(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), Get(info.This(), "device").device().str());
-}
-Napi::Value TensorHandle::Numel(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Get(info.This(), "numel").numel()));
-}
-Napi::Value TensorHandle::StorageOffset(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Get(info.This(), "storageOffset").storage_offset()));
-}
-Napi::Value TensorHandle::IsContiguous(const Napi::CallbackInfo& info) {
-  auto& t = Get(info.This(), "isContiguous");
-  auto format = info.Length() > 0 && info[0].IsNumber() ? static_cast<at::MemoryFormat>(ToInt64(info[0], "memoryFormat"))
-                                                        : at::MemoryFormat::Contiguous;
-  return Napi::Boolean::New(info.Env(), t.is_contiguous(format));
-}
-Napi::Value TensorHandle::SameStorage(const Napi::CallbackInfo& info) {
-  auto& a = Get(info.This(), "self");
-  auto& b = Get(info[0], "other");
-  return Napi::Boolean::New(info.Env(), a.has_storage() && b.has_storage() && a.storage().is_alias_of(b.storage()));
+// A metadata getter over one tensor id: fn(tensor) -> JS value.
+template <typename F>
+Napi::Function Getter(Napi::Env env, const char* name, F fn) {
+  return Napi::Function::New(
+      env,
+      [name, fn](const Napi::CallbackInfo& info) -> Napi::Value {
+        return Guard(info.Env(), name, [&]() -> Napi::Value { return fn(info.Env(), tensors(info.Env()).Get(info[0], "self"), info); });
+      },
+      name);
 }
 
 // fromBytes(bytes: ArrayBufferView, dtype: number, shape: number[]): copies the bytes into a new CPU tensor.
-static Napi::Value FromBytes(const Napi::CallbackInfo& info) {
+Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "fromBytes", [&]() -> Napi::Value {
-    if (!info[0].IsTypedArray() && !info[0].IsDataView() && !info[0].IsBuffer())
-      throw Napi::TypeError::New(env, "fromBytes: expected a typed array");
+    if (!info[0].IsTypedArray() && !info[0].IsBuffer()) throw Napi::TypeError::New(env, "fromBytes: expected a typed array");
     auto view = info[0].As<Napi::TypedArray>();
-    auto dtype = ToScalarType(info[1]);
-    auto shape = ToIntList(info[2], "shape");
-    auto t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    auto t = at::empty(ToIntList(info[2], "shape"), at::TensorOptions().dtype(ToScalarType(info[1])));
     size_t need = t.nbytes();
-    size_t have = view.ByteLength();
-    if (need != have)
-      throw Napi::RangeError::New(env, "fromBytes: " + std::to_string(have) + " bytes given but shape needs " +
-                                           std::to_string(need));
+    if (need != view.ByteLength())
+      throw std::runtime_error(std::to_string(view.ByteLength()) + " bytes given but the shape needs " + std::to_string(need));
     const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
     if (need) std::memcpy(t.data_ptr(), src, need);
-    return TensorHandle::Wrap(env, std::move(t));
+    return WrapTensor(env, std::move(t));
   });
 }
 
-// toBytes(tensor): a new ArrayBuffer with the tensor's elements in row-major order.
-static Napi::Value ToBytes(const Napi::CallbackInfo& info) {
+// toBytes(id): a new ArrayBuffer with the tensor's elements in row-major order.
+Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "toBytes", [&]() -> Napi::Value {
-    at::Tensor t = TensorHandle::Get(info[0], "self");
+    at::Tensor t = tensors(env).Get(info[0], "self");
     if (!t.device().is_cpu()) t = t.cpu();
     t = t.contiguous();
     auto buffer = Napi::ArrayBuffer::New(env, t.nbytes());
@@ -176,31 +140,74 @@ static Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   });
 }
 
-// copyInto(dst, bytes): overwrites a contiguous tensor's elements in place (used by loaders; keeps autograd leaves).
-static Napi::Value CopyBytesInto(const Napi::CallbackInfo& info) {
+// copyBytesInto(id, bytes): overwrites a contiguous CPU tensor's elements in place.
+Napi::Value CopyBytesInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "copyBytesInto", [&]() -> Napi::Value {
-    at::Tensor& t = TensorHandle::Get(info[0], "dst");
+    at::Tensor& t = tensors(env).Get(info[0], "dst");
+    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "copyBytesInto: expected a typed array");
     auto view = info[1].As<Napi::TypedArray>();
     if (!t.is_contiguous() || !t.device().is_cpu()) throw std::runtime_error("destination must be a contiguous CPU tensor");
     if (view.ByteLength() != t.nbytes())
-      throw std::runtime_error(std::to_string(view.ByteLength()) + " bytes given for a tensor of " +
-                               std::to_string(t.nbytes()));
+      throw std::runtime_error(std::to_string(view.ByteLength()) + " bytes given for a tensor of " + std::to_string(t.nbytes()));
     const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
     if (t.nbytes()) std::memcpy(t.data_ptr(), src, t.nbytes());
     return env.Undefined();
   });
 }
 
+}  // namespace
+
 void InitTensor(Napi::Env env, Napi::Object exports) {
-  auto ctor = TensorHandle::Define(env);
-  addonData(env).tensorCtor = Napi::Persistent(ctor);
-  exports.Set("TensorHandle", ctor);
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes, "fromBytes"));
   exports.Set("toBytes", Napi::Function::New(env, ToBytes, "toBytes"));
   exports.Set("copyBytesInto", Napi::Function::New(env, CopyBytesInto, "copyBytesInto"));
-  exports.Set("liveHandles", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-                return Napi::Number::New(info.Env(), static_cast<double>(liveHandles().load()));
+  exports.Set("release", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "release: expected a tensor id");
+                return Napi::Boolean::New(info.Env(), tensors(info.Env()).Release(info.Env(), info[0].As<Napi::Number>().DoubleValue()));
+              }, "release"));
+  exports.Set("isLive", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                bool live = true;
+                try {
+                  tensors(info.Env()).Get(info[0], "self");
+                } catch (const Napi::Error&) {
+                  live = false;
+                }
+                return Napi::Boolean::New(info.Env(), live);
+              }, "isLive"));
+  exports.Set("liveTensors", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return Napi::Number::New(info.Env(), static_cast<double>(tensors(info.Env()).live()));
+              }, "liveTensors"));
+  exports.Set("shape", Getter(env, "shape", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value { return IntArray(e, t.sizes()); }));
+  exports.Set("strides", Getter(env, "strides", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value { return IntArray(e, t.strides()); }));
+  exports.Set("dtype", Getter(env, "dtype", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value {
+                return Napi::Number::New(e, static_cast<int>(t.scalar_type()));
+              }));
+  exports.Set("device", Getter(env, "device", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value {
+                return Napi::String::New(e, t.device().str());
+              }));
+  exports.Set("numel", Getter(env, "numel", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value {
+                return Napi::Number::New(e, static_cast<double>(t.numel()));
+              }));
+  exports.Set("storageOffset", Getter(env, "storageOffset", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value {
+                return Napi::Number::New(e, static_cast<double>(t.storage_offset()));
+              }));
+  // A stable identity for the storage (its data pointer) and its size in bytes, e.g. to deduplicate on save.
+  exports.Set("storageId", Getter(env, "storageId", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value {
+                if (!t.has_storage()) return e.Null();
+                return Napi::String::New(e, std::to_string(reinterpret_cast<uintptr_t>(t.storage().unsafeGetStorageImpl())));
+              }));
+  exports.Set("storageBytes", Getter(env, "storageBytes", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo&) -> Napi::Value {
+                return Napi::Number::New(e, static_cast<double>(StorageBytes(t)));
+              }));
+  exports.Set("isContiguous", Getter(env, "isContiguous", [](Napi::Env e, at::Tensor& t, const Napi::CallbackInfo& info) -> Napi::Value {
+                auto format = info.Length() > 1 && info[1].IsNumber() ? static_cast<at::MemoryFormat>(ToInt64(info[1], "memoryFormat"))
+                                                                      : at::MemoryFormat::Contiguous;
+                return Napi::Boolean::New(e, t.is_contiguous(format));
+              }));
+  exports.Set("sameStorage", Getter(env, "sameStorage", [](Napi::Env e, at::Tensor& a, const Napi::CallbackInfo& info) -> Napi::Value {
+                at::Tensor& b = tensors(e).Get(info[1], "other");
+                return Napi::Boolean::New(e, a.has_storage() && b.has_storage() && a.storage().is_alias_of(b.storage()));
               }));
 }
 

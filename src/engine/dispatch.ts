@@ -3,7 +3,12 @@
 import { native, type NativeTensor } from './native.ts';
 import { Tensor } from './tensor.ts';
 
-interface ResolvedOp { id: number; schema: string }
+interface ResolvedOp {
+  id: number;
+  schema: string;
+  /** Turns the addon's result (tensor ids, numbers, arrays) into JS values by the op's declared return types. */
+  convert: (raw: unknown) => unknown;
+}
 const resolved = new Map<string, ResolvedOp>();
 
 function resolve(qualified: string): ResolvedOp {
@@ -12,7 +17,8 @@ function resolve(qualified: string): ResolvedOp {
     const dot = qualified.indexOf('.', qualified.indexOf('::') + 2);
     const name = dot < 0 ? qualified : qualified.slice(0, dot);
     const overload = dot < 0 ? '' : qualified.slice(dot + 1);
-    r = native.resolveOp(name.includes('::') ? name : `aten::${name}`, overload);
+    const info = native.resolveOp(name.includes('::') ? name : `aten::${name}`, overload);
+    r = { id: info.id, schema: info.schema, convert: converterFor(info.returns) };
     resolved.set(qualified, r);
   }
   return r;
@@ -24,10 +30,19 @@ function toNativeArg(v: unknown): unknown {
   return v;
 }
 
-function fromNative(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(fromNative);
-  return Tensor.fromNative(v as NativeTensor);
+const wrap = (v: unknown): Tensor | null => (v === null ? null : Tensor.fromNative(v as NativeTensor));
+
+function converterForType(type: string): (v: unknown) => unknown {
+  if (type === 'Tensor' || type === 'Tensor?') return wrap;
+  if (type === 'Tensor[]' || type === 'Tensor?[]') return (v) => (v as unknown[]).map(wrap);
+  return (v) => v;
+}
+
+function converterFor(returns: string[]): (raw: unknown) => unknown {
+  if (returns.length === 0) return () => undefined;
+  if (returns.length === 1) return converterForType(returns[0]!);
+  const each = returns.map(converterForType);
+  return (raw) => (raw as unknown[]).map((v, i) => each[i]!(v));
 }
 
 /**
@@ -35,9 +50,9 @@ function fromNative(v: unknown): unknown {
  * ('add.Tensor'). Returns what the op returns: a Tensor, an array for multiple or list results, or a number.
  */
 export function call(op: string, args: unknown[], named?: Record<string, unknown>): unknown {
-  const { id } = resolve(op);
+  const { id, convert } = resolve(op);
   const nativeNamed = named ? Object.fromEntries(Object.entries(named).map(([k, v]) => [k, toNativeArg(v)])) : undefined;
-  return fromNative(native.callOp(id, args.map(toNativeArg), nativeNamed));
+  return convert(native.callOp(id, args.map(toNativeArg), nativeNamed));
 }
 
 /** call() for ops that return one tensor. */

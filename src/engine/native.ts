@@ -4,19 +4,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-/** Opaque native tensor handle (one at::Tensor). */
-export interface NativeTensor {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  strides(): number[];
-  dtype(): number;
-  device(): string;
-  numel(): number;
-  storageOffset(): number;
-  isContiguous(memoryFormat?: number): boolean;
-  sameStorage(other: NativeTensor): boolean;
-}
+/**
+ * A tensor as the addon knows it: an id into the per-thread tensor table (the slot and a generation counter, so a
+ * released id is never mistaken for a live one). Only Tensor holds these.
+ */
+export type NativeTensor = number;
 
 export interface NativeGenerator {
   seed(seed: number | bigint): void;
@@ -32,13 +24,25 @@ export interface OpSchemaArg {
 }
 
 export interface NativeAddon {
-  TensorHandle: new () => NativeTensor;
   GeneratorHandle: new (seed?: number | bigint) => NativeGenerator;
   fromBytes(bytes: ArrayBufferView, dtype: number, shape: number[]): NativeTensor;
   toBytes(t: NativeTensor): ArrayBuffer;
   copyBytesInto(dst: NativeTensor, bytes: ArrayBufferView): void;
-  liveHandles(): number;
-  resolveOp(name: string, overload: string): { id: number; schema: string; args: OpSchemaArg[] };
+  release(t: NativeTensor): boolean;
+  isLive(t: NativeTensor): boolean;
+  liveTensors(): number;
+  shape(t: NativeTensor): number[];
+  strides(t: NativeTensor): number[];
+  dtype(t: NativeTensor): number;
+  device(t: NativeTensor): string;
+  numel(t: NativeTensor): number;
+  storageOffset(t: NativeTensor): number;
+  /** Identity of the underlying storage (equal for views of one storage), and its size in bytes. */
+  storageId(t: NativeTensor): string | null;
+  storageBytes(t: NativeTensor): number;
+  isContiguous(t: NativeTensor, memoryFormat?: number): boolean;
+  sameStorage(a: NativeTensor, b: NativeTensor): boolean;
+  resolveOp(name: string, overload: string): { id: number; schema: string; args: OpSchemaArg[]; returns: string[] };
   callOp(id: number, positional: unknown[], named?: Record<string, unknown>): unknown;
   backward(tensors: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
   autogradGrad(

@@ -15,7 +15,7 @@ export function defaultThreads(): number {
 }
 
 export interface MemoryInfo {
-  /** Tensor handles alive in JS (not yet disposed or collected). */
+  /** Tensors alive in this thread's table (not yet disposed or collected). */
   liveTensors: number;
   /** Bytes held by libtorch's CPU allocator right now, and the peak since the last reset. */
   nativeBytes: number;
@@ -24,7 +24,7 @@ export interface MemoryInfo {
 }
 export function memory(): MemoryInfo {
   return {
-    liveTensors: native.liveHandles(),
+    liveTensors: native.liveTensors(),
     nativeBytes: native.nativeBytes(),
     peakNativeBytes: native.peakNativeBytes(),
     rssBytes: process.memoryUsage.rss(),
@@ -64,12 +64,13 @@ export function inferenceMode<T>(fn: () => T): T {
 }
 
 /**
- * Runs fn under CPU autocast (torch.autocast('cpu', dtype)): matmuls and convolutions run in bf16 (or f16).
+ * Runs fn under CPU autocast (torch.autocast('cpu', dtype=torch.bfloat16)): matmuls and convolutions run in bf16.
  * The cast-weight cache is cleared on the outermost exit, so updated weights are never served stale.
  */
 export function autocast<T>(fn: () => T, opts: { dtype?: DType; enabled?: boolean } = {}): T {
   const dtype = opts.dtype ?? 'bfloat16';
-  if (dtype !== 'bfloat16' && dtype !== 'float16') throw new TypeError(`autocast: expected bfloat16 or float16 but received ${dtype}`);
+  // libtorch 1.13's CPU autocast supports bfloat16 only.
+  if (dtype !== 'bfloat16') throw new TypeError(`Expected bfloat16 for autocast dtype but received ${String(dtype)} of type ${typeof dtype}`);
   const prev = native.autocastEnter(opts.enabled ?? true, dtypeCode(dtype));
   try {
     const result = fn();

@@ -17,24 +17,28 @@ const bf16ToF32 = (bits: Uint16Array): Float32Array => {
   return new Float32Array(out.buffer);
 };
 
+// Fallback for tensors that are never disposed: release their table slot once the JS object is collected.
+const finalizer = new FinalizationRegistry<NativeTensor>((id) => native.release(id));
+
 export class Tensor {
-  #native: NativeTensor | null;
+  #id: NativeTensor;
   #scope: Set<Tensor> | null;
 
-  private constructor(handle: NativeTensor) {
-    this.#native = handle;
+  private constructor(id: NativeTensor) {
+    this.#id = id;
+    finalizer.register(this, id, this);
     this.#scope = track(this);
   }
 
-  /** Wraps a native handle (the addon and serializers use this; the tensor joins the current tidy scope). */
-  static fromNative(handle: NativeTensor): Tensor {
-    return new Tensor(handle);
+  /** Wraps a tensor id from the addon (the dispatcher and serializers use this; it joins the current tidy scope). */
+  static fromNative(id: NativeTensor): Tensor {
+    return new Tensor(id);
   }
 
-  /** The native handle; throws if the tensor was disposed. */
+  /** The addon's id for this tensor; throws if the tensor was disposed. */
   get native(): NativeTensor {
-    if (!this.#native) throw new Error('tensor was disposed');
-    return this.#native;
+    if (this.#id < 0) throw new Error('tensor was disposed');
+    return this.#id;
   }
 
   /** @internal used by tidy/keep to move ownership between scopes. */
@@ -44,34 +48,40 @@ export class Tensor {
     scope?.add(this);
   }
 
+  /** Frees the native tensor now (its memory goes when no other tensor or autograd graph shares it). */
   dispose(): void {
-    if (!this.#native) return;
-    this.#native.dispose();
-    this.#native = null;
+    if (this.#id < 0) return;
+    native.release(this.#id);
+    finalizer.unregister(this);
+    this.#id = -1;
     untrack(this, this.#scope);
     this.#scope = null;
   }
 
   get isDisposed(): boolean {
-    return this.#native === null;
+    return this.#id < 0;
   }
 
   // ---- metadata ----
-  get shape(): number[] { return this.native.shape(); }
-  get ndim(): number { return this.native.shape().length; }
-  get dtype(): DType { return dtypeFromCode(this.native.dtype()); }
-  get device(): string { return this.native.device(); }
-  get numel(): number { return this.native.numel(); }
-  get strides(): number[] { return this.native.strides(); }
-  get storageOffset(): number { return this.native.storageOffset(); }
+  get shape(): number[] { return native.shape(this.native); }
+  get ndim(): number { return native.shape(this.native).length; }
+  get dtype(): DType { return dtypeFromCode(native.dtype(this.native)); }
+  get device(): string { return native.device(this.native); }
+  get numel(): number { return native.numel(this.native); }
+  get strides(): number[] { return native.strides(this.native); }
+  get storageOffset(): number { return native.storageOffset(this.native); }
+  /** Identity of the underlying storage: equal for tensors that view the same memory. */
+  get storageId(): string | null { return native.storageId(this.native); }
+  /** Size in bytes of the whole underlying storage (not just this view). */
+  get storageBytes(): number { return native.storageBytes(this.native); }
   size(dim: number): number {
     const s = this.shape;
     const d = dim < 0 ? dim + s.length : dim;
     if (d < 0 || d >= s.length) throw new RangeError(`size: dim ${dim} out of range for a ${s.length}-d tensor`);
     return s[d]!;
   }
-  isContiguous(format: MemoryFormatName = 'contiguous'): boolean { return this.native.isContiguous(MemoryFormat[format]); }
-  sharesStorageWith(other: Tensor): boolean { return this.native.sameStorage(other.native); }
+  isContiguous(format: MemoryFormatName = 'contiguous'): boolean { return native.isContiguous(this.native, MemoryFormat[format]); }
+  sharesStorageWith(other: Tensor): boolean { return native.sameStorage(this.native, other.native); }
   toString(): string { return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`; }
 
   // ---- data out ----

@@ -78,9 +78,9 @@ test('malformed archives: no data.pkl, bad opcodes, truncated pickles, missing s
   saveCheckpoint(good, new Map([['w', tensor([1, 2, 3])]]), { archiveName: 'g' });
   const pkl = readZipEntry(good, 'g/data.pkl');
   const noStorage = writeZip(tmp('nostore.pth'), { 'g/data.pkl': pkl, 'g/version': '3\n' });
-  const before = native.liveHandles();
+  const before = native.liveTensors();
   assert.throws(() => loadCheckpoint(noStorage), oneLine(/^storage g\/data\/0 is missing from the archive/));
-  assert.equal(native.liveHandles(), before);
+  assert.equal(native.liveTensors(), before);
 });
 
 /** An entry's bytes via our own reader (python-free), for building damaged archives. */
@@ -101,9 +101,9 @@ test('a damaged storage fails its CRC check, names the entry, and leaks nothing;
   const data1 = bytes.indexOf(Buffer.from('crc/data/1')) + 'crc/data/1'.length;
   bytes[data1 + bytes.readUInt16LE(data1 - 'crc/data/1'.length - 2)] ^= 0x40; // first byte of storage 1 (b)
   writeFileSync(p, bytes);
-  const before = native.liveHandles();
+  const before = native.liveTensors();
   assert.throws(() => loadCheckpoint(p), oneLine(/^CRC-32 mismatch in zip entry crc\/data\/1 \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\)/));
-  assert.equal(native.liveHandles(), before, 'tensor a, already rebuilt, is disposed on failure');
+  assert.equal(native.liveTensors(), before, 'tensor a, already rebuilt, is disposed on failure');
   const sd = loadCheckpoint(p, { verifyCrc: false }) as Map<string, Tensor>;
   assert.notEqual(sd.get('b')!.toArray()[0], 5);
   assert.deepEqual(sd.get('a')!.toArray(), a.toArray());

@@ -109,7 +109,7 @@ for (const name of expectFiles) {
   const file = fixture(exp.file);
   if (exp.valid && !exp.legacy) {
     test(`${exp.file}: entries match ${name}`, () => {
-      const before = native.liveHandles();
+      const before = native.liveTensors();
       const loaded = exp.file.endsWith('.safetensors') ? loadSafetensors(file) : null;
       const root: unknown = loaded ? loaded.tensors : loadCheckpoint(file);
       try {
@@ -134,12 +134,12 @@ for (const name of expectFiles) {
       } finally {
         dispose(root);
       }
-      assert.equal(native.liveHandles(), before, 'no tensor handles leak (flat storages are freed)');
+      assert.equal(native.liveTensors(), before, 'no tensor handles leak (flat storages are freed)');
     });
   } else {
     const reason = exp.legacy ? exp.suggested_rejection! : exp.expected_error!.split(' (')[0]!;
     test(`${exp.file}: rejected (${reason.slice(0, 40)}...)`, () => {
-      const before = native.liveHandles();
+      const before = native.liveTensors();
       const startsWithReason = (err: unknown): boolean => {
         assert.ok(err instanceof Error && err.message.startsWith(reason), `expected "${reason}..." but got: ${String(err)}`);
         assert.ok(!err.message.includes('\n'), 'one-line message');
@@ -147,7 +147,7 @@ for (const name of expectFiles) {
       };
       assert.throws(() => loadCheckpoint(file), startsWithReason);
       assert.throws(() => loadStateDict(file), startsWithReason);
-      assert.equal(native.liveHandles(), before);
+      assert.equal(native.liveTensors(), before);
     });
   }
 }
@@ -187,7 +187,7 @@ test('nested_model.pth: OrderedDict _metadata, int keys, tuples and params', () 
 });
 
 test('loadStateDict unwraps model / state_dict and strips the DataParallel prefix', () => {
-  const before = native.liveHandles();
+  const before = native.liveTensors();
   const plainKeys = (JSON.parse(readFileSync(resolve(FIXTURES, 'plain.pth.expect.json'), 'utf8')) as Expect).top_level_keys!;
   for (const f of ['plain.pth', 'nested_model.pth', 'nested_state_dict_module_prefix.pth', 'plain.safetensors']) {
     const sd = loadStateDict(fixture(f));
@@ -196,7 +196,7 @@ test('loadStateDict unwraps model / state_dict and strips the DataParallel prefi
     assert.deepEqual(sd.get('conv.weight')!.shape, [4, 3, 3, 3]);
     dispose(sd);
   }
-  assert.equal(native.liveHandles(), before, 'optimizer tensors outside the state dict are disposed');
+  assert.equal(native.liveTensors(), before, 'optimizer tensors outside the state dict are disposed');
   const kept = loadStateDict(fixture('nested_state_dict_module_prefix.pth'), { stripPrefix: false });
   assert.ok([...kept.keys()].every((k) => k.startsWith('module.')));
   dispose(kept);
@@ -208,7 +208,7 @@ test('loadStateDict unwraps model / state_dict and strips the DataParallel prefi
   dispose(custom);
   assert.throws(() => loadStateDict(fixture('nested_model.pth'), { key: 'ema' }), /no key 'ema' \(of 'ema'\) in .*available keys: model, epoch, optimizer/);
   assert.throws(() => loadStateDict(fixture('nested_model.pth'), { key: 'epoch' }), /key 'epoch' .* holds a number, not a dict of tensors/);
-  assert.equal(native.liveHandles(), before);
+  assert.equal(native.liveTensors(), before);
 });
 
 test('re-saved fixtures have the same storages as torch wrote (one per shared group, same keys and sizes)', () => {

@@ -216,16 +216,17 @@ const isStateDictMap = (m: Map<unknown, unknown>): boolean => m.size > 0 && [...
  * as dict. Values read by loadCheckpoint are written back as they were read.
  */
 export function saveCheckpoint(path: string, value: unknown, opts: SaveOptions = {}): void {
-  const groups: StorageGroup[] = [];
+  const groups = new Map<string, StorageGroup>();
   const groupOf = new Map<Tensor, StorageGroup>();
   for (const t of collectAllTensors(value)) {
     if (t.device !== 'cpu') throw new Error(`saveCheckpoint: tensor on ${t.device}; move it to the CPU first`);
     const extent = extentOf(t.shape, t.strides, t.storageOffset);
     const dtype = t.dtype;
-    // No storage identity is exposed, so sharing is found pairwise (n² / 2 cheap native checks, ~0.1 s for SAM).
-    let g = groups.find((c) => c.dtype === dtype && c.rep.sharesStorageWith(t));
+    // Tensors on one storage (views, tied weights) share one storage entry, keyed by storage identity and dtype.
+    const id = `${t.storageId ?? `empty:${groupOf.size}`}:${dtype}`;
+    let g = groups.get(id);
     if (g) g.extent = Math.max(g.extent, extent);
-    else groups.push((g = { dtype, rep: t, extent, key: null }));
+    else groups.set(id, (g = { dtype, rep: t, extent, key: null }));
     groupOf.set(t, g);
   }
   const used: StorageGroup[] = [];
