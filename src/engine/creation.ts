@@ -46,9 +46,13 @@ export function tensor(data: ArrayLike<number> | ArrayBufferView | number, shape
     }
     return finish(base, opts);
   }
-  const base = Tensor.fromNative(native.fromBytes(f32(data), dtypeCode('float32'), dims));
-  if (opts.dtype && opts.dtype !== 'float32') {
-    const converted = base.to(opts.dtype);
+  // JS numbers are doubles: go through float64 unless the target is a 32-bit-or-narrower float (as torch.tensor does).
+  const target = opts.dtype ?? 'float32';
+  dtypeCode(target);
+  const via = target === 'float32' || target === 'bfloat16' || target === 'float16' ? 'float32' : 'float64';
+  const base = Tensor.fromNative(native.fromBytes(via === 'float32' ? f32(data) : Float64Array.from(data), dtypeCode(via), dims));
+  if (target !== via) {
+    const converted = base.to(target);
     base.dispose();
     return finish(converted, opts);
   }

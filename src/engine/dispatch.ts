@@ -6,6 +6,9 @@ import { Tensor } from './tensor.ts';
 interface ResolvedOp {
   id: number;
   schema: string;
+  /** Per formal argument (by position, and by name for named arguments): throws a TypeError for a wrong JS type. */
+  checks: ((v: unknown) => void)[];
+  checksByName: Map<string, (v: unknown) => void>;
   /** Turns the addon's result (tensor ids, numbers, arrays) into JS values by the op's declared return types. */
   convert: (raw: unknown) => unknown;
 }
@@ -18,10 +21,47 @@ function resolve(qualified: string): ResolvedOp {
     const name = dot < 0 ? qualified : qualified.slice(0, dot);
     const overload = dot < 0 ? '' : qualified.slice(dot + 1);
     const info = native.resolveOp(name.includes('::') ? name : `aten::${name}`, overload);
-    r = { id: info.id, schema: info.schema, convert: converterFor(info.returns) };
+    const checks = info.args.map((a) => checkerFor(a.type, a.name));
+    r = {
+      id: info.id, schema: info.schema, convert: converterFor(info.returns), checks,
+      checksByName: new Map(info.args.map((a, i) => [a.name, checks[i]!])),
+    };
     resolved.set(qualified, r);
   }
   return r;
+}
+
+// Tensors cross to the addon as numeric ids, so a stray JS number must never reach a Tensor slot; and int slots
+// must not silently truncate 0.5 or NaN. Checked from the op's schema before the native call.
+const isInteger = (v: unknown): boolean => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint' || typeof v === 'boolean';
+function describe(v: unknown): string {
+  return `${typeof v === 'string' ? v : Array.isArray(v) ? `[${v.join(', ')}]` : String(v)} of type ${typeof v}`;
+}
+function checkerFor(type: string, name: string): (v: unknown) => void {
+  const optional = type.endsWith('?');
+  const base = optional ? type.slice(0, -1) : type;
+  const skip = (v: unknown): boolean => v === undefined || (optional && v === null);
+  switch (base) {
+    case 'Tensor':
+      return (v) => { if (!skip(v) && !(v instanceof Tensor)) throw new TypeError(`expected a tensor for ${name} but received ${describe(v)}`); };
+    case 'Tensor[]': case 'Tensor?[]': {
+      const nullable = base === 'Tensor?[]';
+      return (v) => {
+        if (skip(v)) return;
+        if (!Array.isArray(v)) throw new TypeError(`expected an array of tensors for ${name} but received ${describe(v)}`);
+        for (const e of v) if (!(e instanceof Tensor) && !(nullable && e == null)) throw new TypeError(`expected a tensor for ${name} but received ${describe(e)}`);
+      };
+    }
+    case 'int': case 'SymInt':
+      return (v) => { if (!skip(v) && !isInteger(v)) throw new TypeError(`expected an integer for ${name} but received ${describe(v)}`); };
+    case 'int[]': case 'SymInt[]':
+      return (v) => {
+        if (skip(v)) return;
+        if (Array.isArray(v) ? !v.every(isInteger) : !isInteger(v)) throw new TypeError(`expected integers for ${name} but received ${describe(v)}`);
+      };
+    default:
+      return () => undefined;
+  }
 }
 
 function toNativeArg(v: unknown): unknown {
@@ -50,7 +90,9 @@ function converterFor(returns: string[]): (raw: unknown) => unknown {
  * ('add.Tensor'). Returns what the op returns: a Tensor, an array for multiple or list results, or a number.
  */
 export function call(op: string, args: unknown[], named?: Record<string, unknown>): unknown {
-  const { id, convert } = resolve(op);
+  const { id, convert, checks, checksByName } = resolve(op);
+  for (let i = 0; i < args.length && i < checks.length; i++) checks[i]!(args[i]);
+  if (named) for (const k in named) checksByName.get(k)?.(named[k]);
   const nativeNamed = named ? Object.fromEntries(Object.entries(named).map(([k, v]) => [k, toNativeArg(v)])) : undefined;
   return convert(native.callOp(id, args.map(toNativeArg), nativeNamed));
 }

@@ -5,7 +5,9 @@ import { type DType, dtypeCode } from './dtype.ts';
 
 /** Intra-op threads. libtorch on Debian defaults to one; samtutor sets the available cores at start-up. */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`Expected integer >= 1 for threads but received ${n} of type ${typeof n}`);
+  // OpenMP would try to start every thread asked for; far more than the cores only thrashes (1e6 hangs).
+  const max = 4 * availableParallelism();
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new RangeError(`Expected integer between 1 and ${max} for threads but received ${n} of type ${typeof n}`);
   native.setNumThreads(n);
 }
 export const getNumThreads = (): number => native.getNumThreads();

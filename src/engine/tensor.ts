@@ -7,6 +7,9 @@ import {
 } from './dtype.ts';
 import { setTensorPredicate, track, untrack } from './scope.ts';
 
+/** Device strings .to() accepts in place of a dtype name. */
+const DEVICE = /^(cpu|cuda|mps|meta|xpu|hip)(:\d+)?$/;
+
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
 export type Dims = number | number[];
@@ -110,6 +113,7 @@ export class Tensor {
 
   // ---- conversion ----
   to(target: DType | string | { dtype?: DType; device?: string; memoryFormat?: MemoryFormatName; copy?: boolean }): Tensor {
+    if (typeof target === 'string' && !isDType(target) && !DEVICE.test(target)) dtypeCode(target as DType); // throws the dtype TypeError
     const opts = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
     return callT('to.dtype_layout', [this], {
       dtype: opts.dtype === undefined ? undefined : dtypeCode(opts.dtype),
@@ -143,11 +147,20 @@ export class Tensor {
     const g = native.getGrad(this.native);
     return g ? Tensor.fromNative(g) : null;
   }
-  set grad(value: Tensor | null) { native.setGrad(this.native, value ? value.native : null); }
+  set grad(value: Tensor | null) {
+    if (value) {
+      if (value.shape.join() !== this.shape.join()) throw new RangeError(`assigned grad has shape [${value.shape.join(', ')}] but the tensor has [${this.shape.join(', ')}]`);
+      if (value.dtype !== this.dtype) throw new TypeError(`assigned grad has dtype ${value.dtype} but the tensor is ${this.dtype}`);
+    }
+    native.setGrad(this.native, value ? value.native : null);
+  }
   get isLeaf(): boolean { return native.isLeaf(this.native); }
+  /** True for tensors made under inferenceMode (torch.Tensor.is_inference). */
+  get isInference(): boolean { return native.isInferenceTensor(this.native); }
   get gradFn(): string | null { return native.gradFnName(this.native); }
   retainGrad(): this { native.retainGrad(this.native); return this; }
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    if (gradient) checkGradShapes([this], [gradient]);
     native.backward([this.native], gradient ? [gradient.native] : null, opts.retainGraph, opts.createGraph ?? false);
   }
 
@@ -328,6 +341,16 @@ export class Tensor {
 }
 
 setTensorPredicate((v: unknown): v is Tensor => v instanceof Tensor);
+
+/** PyTorch's check that each explicit output gradient has its output's shape (libtorch's C++ API does not do it). */
+export function checkGradShapes(outputs: Tensor[], grads: (Tensor | null | undefined)[]): void {
+  grads.forEach((g, i) => {
+    const o = outputs[i];
+    if (g && o && g.shape.join() !== o.shape.join()) {
+      throw new RangeError(`Mismatch in shape: grad_output[${i}] has a shape of [${g.shape.join(', ')}] and output[${i}] has a shape of [${o.shape.join(', ')}]`);
+    }
+  });
+}
 
 function dims(d: Dims): number[] {
   return typeof d === 'number' ? [d] : d;

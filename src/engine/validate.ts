@@ -1,9 +1,15 @@
 // Argument checks in the manner of sharp's lib/is: one error format everywhere, raised before any native call.
 // "Expected integer between 1 and 1024 for imageSize but received 0 of type number"
+import { Tensor } from './tensor.ts';
 
 export function invalid(expected: string, name: string, value: unknown): TypeError {
   const shown = typeof value === 'string' ? value : Array.isArray(value) ? `[${value.join(', ')}]` : String(value);
   return new TypeError(`Expected ${expected} for ${name} but received ${shown} of type ${typeof value}`);
+}
+
+/** Tensor arguments of ops with JS-side checks: fail with the argument's name before touching .shape. */
+export function checkTensor(v: unknown, name: string): void {
+  if (!(v instanceof Tensor)) throw invalid('a Tensor', name, v);
 }
 
 export const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);

@@ -2,7 +2,7 @@
 // transposed), as in PyTorch.
 import { callT } from '../dispatch.ts';
 import type { Tensor } from '../tensor.ts';
-import { checkInt, checkRank, intTuple } from '../validate.ts';
+import { checkInt, checkRank, checkTensor, intTuple } from '../validate.ts';
 
 export interface ConvOptions {
   stride?: number | number[];
@@ -16,6 +16,8 @@ export interface ConvTransposeOptions extends ConvOptions {
 
 function conv(n: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvOptions): Tensor {
   const op = `conv${n}d`;
+  checkTensor(x, 'input');
+  checkTensor(weight, 'weight');
   checkRank(x.shape, [n + 1, n + 2], op);
   checkRank(weight.shape, [n + 2], op, 'weight');
   const groups = checkInt(o.groups ?? 1, 'groups', 1);
@@ -29,13 +31,15 @@ function conv(n: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | und
 
 function convTranspose(n: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvTransposeOptions): Tensor {
   const op = `conv_transpose${n}d`;
+  checkTensor(x, 'input');
+  checkTensor(weight, 'weight');
   checkRank(x.shape, [n + 1, n + 2], op);
   const groups = checkInt(o.groups ?? 1, 'groups', 1);
   const inChannels = x.shape[x.ndim - n - 1]!;
   if (inChannels !== weight.shape[0]) {
     throw new RangeError(`${op}: input has ${inChannels} channels but weight expects ${weight.shape[0]} (weight [${weight.shape.join(', ')}])`);
   }
-  return callT(`${op}.input`, [x, weight, bias ?? null, intTuple(o.stride ?? 1, n, 'stride', 1), intTuple(o.padding ?? 0, n, 'padding'),
+  return callT(n === 1 ? op : `${op}.input`, [x, weight, bias ?? null, intTuple(o.stride ?? 1, n, 'stride', 1), intTuple(o.padding ?? 0, n, 'padding'),
     intTuple(o.outputPadding ?? 0, n, 'outputPadding'), groups, intTuple(o.dilation ?? 1, n, 'dilation', 1)]);
 }
 

@@ -3,7 +3,7 @@
 // bilinear/bicubic downsampling (libtorch's _aa kernels, as torchvision's Resize(antialias=True)).
 import { callT } from '../dispatch.ts';
 import type { Tensor } from '../tensor.ts';
-import { checkOneOf, invalid } from '../validate.ts';
+import { checkOneOf, checkTensor, invalid } from '../validate.ts';
 
 export type InterpolateMode = 'nearest' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear' | 'nearest-exact';
 const MODES: readonly InterpolateMode[] = ['nearest', 'linear', 'bilinear', 'bicubic', 'trilinear', 'nearest-exact'];
@@ -18,6 +18,7 @@ export interface InterpolateOptions {
 }
 
 export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
+  checkTensor(x, 'input');
   const mode = checkOneOf(o.mode ?? 'nearest', 'mode', MODES);
   const n = x.ndim - 2;
   if (n < 1 || n > 3) throw new RangeError(`interpolate: expected a 3-d, 4-d or 5-d input but received shape [${x.shape.join(', ')}]`);

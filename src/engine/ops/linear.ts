@@ -1,11 +1,13 @@
 // Linear layers, attention, dropout and embedding lookups.
 import { callT } from '../dispatch.ts';
 import type { Tensor } from '../tensor.ts';
-import { checkNumber } from '../validate.ts';
+import { checkNumber, checkTensor } from '../validate.ts';
 import { softmax } from './activation.ts';
 
 /** y = x W^T + b, with W [out, in], as F.linear. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkTensor(x, 'input');
+  checkTensor(weight, 'weight');
   const inF = x.shape[x.ndim - 1];
   if (inF !== weight.shape[1]) {
     throw new RangeError(`linear: input has ${inF} features but weight [${weight.shape.join(', ')}] expects ${weight.shape[1]}`);
@@ -22,6 +24,9 @@ export const baddbmm = (input: Tensor, a: Tensor, b: Tensor, beta = 1, alpha = 1
  * logits (SAM adds its relative-position terms there). The explicit form matches SAM's reference code.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, o: { scale?: number; bias?: Tensor } = {}): Tensor {
+  checkTensor(q, 'q');
+  checkTensor(k, 'k');
+  checkTensor(v, 'v');
   const scale = o.scale ?? 1 / Math.sqrt(q.shape[q.ndim - 1]!);
   const kt = k.transpose(-2, -1);
   const scaled = q.mul(scale);

@@ -1,13 +1,15 @@
 // Losses with PyTorch's reductions ('mean' | 'sum' | 'none').
 import { callT } from '../dispatch.ts';
 import type { Tensor } from '../tensor.ts';
-import { checkOneOf } from '../validate.ts';
+import { checkOneOf, checkTensor } from '../validate.ts';
 
 export type Reduction = 'none' | 'mean' | 'sum';
 const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
 const reduction = (r: Reduction | undefined): number => REDUCTION[checkOneOf(r ?? 'mean', 'reduction', ['none', 'mean', 'sum'] as const)];
 
 function sameShape(op: string, input: Tensor, target: Tensor): void {
+  checkTensor(input, 'input');
+  checkTensor(target, 'target');
   const a = input.shape, b = target.shape;
   if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
     throw new RangeError(`${op}: target shape [${b.join(', ')}] differs from input shape [${a.join(', ')}]`);

@@ -1,7 +1,7 @@
 // Normalisation layers' functional forms.
 import { callT } from '../dispatch.ts';
 import type { Tensor } from '../tensor.ts';
-import { checkInt } from '../validate.ts';
+import { checkInt, checkTensor } from '../validate.ts';
 
 /** Layer norm over the trailing dims given by normalizedShape. */
 export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
@@ -19,6 +19,7 @@ export function batchNorm(
 }
 
 export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  checkTensor(x, 'input');
   const c = x.shape[1]!;
   checkInt(numGroups, 'numGroups', 1);
   if (c % numGroups !== 0) throw new RangeError(`group_norm: ${c} channels are not divisible into ${numGroups} groups`);

@@ -1,7 +1,7 @@
 // Pooling, 2d and 3d. stride defaults to the kernel size, as in PyTorch.
 import { callT, callTs } from '../dispatch.ts';
 import type { Tensor } from '../tensor.ts';
-import { checkRank, intTuple } from '../validate.ts';
+import { checkRank, checkTensor, intTuple } from '../validate.ts';
 
 export interface PoolOptions {
   stride?: number | number[];
@@ -10,6 +10,7 @@ export interface PoolOptions {
 }
 
 function maxPool(n: 2 | 3, x: Tensor, kernel: number | number[], o: PoolOptions & { dilation?: number | number[] }): Tensor {
+  checkTensor(x, 'input');
   checkRank(x.shape, [n + 1, n + 2], `max_pool${n}d`);
   const k = intTuple(kernel, n, 'kernelSize', 1);
   return callT(`max_pool${n}d`, [x, k, intTuple(o.stride ?? k, n, 'stride', 1), intTuple(o.padding ?? 0, n, 'padding'),
@@ -17,6 +18,7 @@ function maxPool(n: 2 | 3, x: Tensor, kernel: number | number[], o: PoolOptions 
 }
 
 function avgPool(n: 2 | 3, x: Tensor, kernel: number | number[], o: PoolOptions & { countIncludePad?: boolean }): Tensor {
+  checkTensor(x, 'input');
   checkRank(x.shape, [n + 1, n + 2], `avg_pool${n}d`);
   const k = intTuple(kernel, n, 'kernelSize', 1);
   return callT(`avg_pool${n}d`, [x, k, intTuple(o.stride ?? k, n, 'stride', 1), intTuple(o.padding ?? 0, n, 'padding'),

@@ -1,7 +1,7 @@
 // Joining, padding and selecting: torch.cat/stack/where/pad and friends.
 import { callT, callTs } from '../dispatch.ts';
 import type { Tensor, TensorOrScalar } from '../tensor.ts';
-import { checkOneOf, invalid } from '../validate.ts';
+import { checkOneOf, checkTensor, invalid } from '../validate.ts';
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw invalid('a non-empty array of tensors', 'tensors', tensors);
@@ -24,6 +24,7 @@ export function where(condition: Tensor, a: TensorOrScalar, b: TensorOrScalar): 
 export type PadMode = 'constant' | 'reflect' | 'replicate' | 'circular';
 /** F.pad: pads = [left, right, top, bottom, front, back] from the last dim backwards. */
 export function pad(x: Tensor, pads: number[], mode: PadMode = 'constant', value = 0): Tensor {
+  checkTensor(x, 'input');
   if (!Array.isArray(pads) || pads.length % 2 !== 0 || pads.length / 2 > x.ndim) throw invalid('an even-length list of pads', 'pads', pads);
   checkOneOf(mode, 'mode', ['constant', 'reflect', 'replicate', 'circular'] as const);
   return callT('pad', [x, pads, mode, mode === 'constant' ? value : null]);
