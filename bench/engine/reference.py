@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_unet import build_small_unet  # noqa: E402
+from reference_unet import SMALL_UNET_2D, build_unet  # noqa: E402
 
 
 def median_ms(fn, warmup, iters):
@@ -40,8 +40,11 @@ def main():
     torch.manual_seed(0)
     parts = set(a.parts.split(","))
     out = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    if "train" in parts:
+        # Sanity check that both sides run the same computation: the first loss from identical seeded weights.
+        out["first_loss"] = None
 
-    model = build_small_unet()
+    model = build_unet(SMALL_UNET_2D)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(a.batch, 3, a.size, a.size)
     y = (torch.rand(a.batch, 1, a.size, a.size) > 0.5).float()
@@ -53,6 +56,7 @@ def main():
         loss = F.binary_cross_entropy_with_logits(logits.float(), y)
         loss.backward()
         opt.step()
+        return loss.item()
 
     def infer(bf16):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -60,6 +64,7 @@ def main():
 
     if "train" in parts:
         model.train()
+        out["first_loss"] = train_step(False)
         out["train_fp32_ms"], out["train_fp32_samples"] = median_ms(lambda: train_step(False), a.warmup, a.iters)
     if "train_bf16" in parts:
         model.train()

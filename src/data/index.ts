@@ -20,3 +20,4 @@ export { loadSample, readVolume, disposeSample, type LoadedSample, type LoadOpti
 export {
   type Split, type SplitOptions, makeSplit, labeledSplit, saveSplit, loadSplit, validateSplit, splitOrCreate, mulberry32, seededShuffle,
 } from './split.ts';
+export * as transforms from './transforms/index.ts';

@@ -2,16 +2,13 @@
 // identical at the end of every step, libtorch's allocator holds a flat number of bytes after warm-up, and RSS
 // grows by less than 100 MB between step 50 and step 1000.
 //
-// The loop yields to the event loop every 50 steps, as a real training loop does while it awaits data. Why it
-// matters: dispose() frees a tensor's libtorch storage at once, but the small native wrapper behind its JS handle
-// is freed by a Node-API finalizer, which Node runs from the event loop. A loop that never yields piles those
-// wrappers up; they pin holes in glibc's heap that freed tensor buffers cannot reuse, and RSS rises without bound
-// (measured: +56..96 MB over these 950 steps, +220 MB by step 3000, with nativeBytes flat), while yielding keeps
-// RSS flat to the megabyte. Intra-op threads are set to 1: these tensors are tiny, and two OpenMP threads on two
-// shared cores slow the loop 20-40x whenever another process competes for them.
+// The loop is fully synchronous: it never yields to the event loop, the hardest case for memory. (With per-tensor
+// Node-API wrapper objects, whose finalizers Node runs only from the event loop, such a loop grew RSS by 56-96 MB
+// over these 950 steps; tensors now live in the addon's slot table and dispose() frees the slot at once.)
+// Intra-op threads are set to 1: these tensors are tiny, and two OpenMP threads on two shared cores slow the loop
+// 20-40x whenever another process competes for them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   callT, tidy, dispose, memory, manualSeed, randn, rand, zeros, getNumThreads, setNumThreads, type Tensor,
 } from '../../src/engine/index.ts';
@@ -19,17 +16,17 @@ import { Adam } from '../../src/engine/optim/index.ts';
 
 const STEPS = 1000;
 
-test(`${STEPS} training steps keep tensor count, native bytes and RSS flat`, async () => {
+test(`${STEPS} synchronous training steps keep tensor count, native bytes and RSS flat`, () => {
   const threads = getNumThreads();
   setNumThreads(1);
   try {
-    await trainAndCheck();
+    trainAndCheck();
   } finally {
     setNumThreads(threads);
   }
 });
 
-async function trainAndCheck(): Promise<void> {
+function trainAndCheck(): void {
   manualSeed(0);
   const param = (shape: number[], scale: number): Tensor => {
     const t = tidy(() => randn(shape).mul(scale));
@@ -68,7 +65,6 @@ async function trainAndCheck(): Promise<void> {
     const m = memory();
     counts.push(m.liveTensors);
     nativeBytes.push(m.nativeBytes);
-    if (step % 50 === 0) await yieldToEventLoop();
     if (step === 50) rssAt50 = process.memoryUsage.rss();
   }
   const seconds = (performance.now() - started) / 1000;
