@@ -97,12 +97,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     step++;
     if (step % 10 === 0) {
       const elapsed = (performance.now() - start) / 1000;
-      process.stdout.write(`\rstep ${step}  loss ${loss.toFixed(4)}  ${(step * opts.batch / elapsed).toFixed(1)} img/s  ${elapsed.toFixed(0)}s`);
+      // Rewrite one line on a terminal; print one line per update in logs and CI.
+      const line = `step ${step}  loss ${loss.toFixed(4)}  ${(step * opts.batch / elapsed).toFixed(1)} img/s  ${elapsed.toFixed(0)}s`;
+      process.stdout.write(process.stdout.isTTY ? `\r${line}` : `${line}\n`);
     }
   }
   perm.dispose();
   const trainSeconds = (performance.now() - start) / 1000;
-  process.stdout.write('\n');
+  if (process.stdout.isTTY) process.stdout.write('\n');
 
   model.eval();
   const dice = inferenceMode(() => tidy(() => {
