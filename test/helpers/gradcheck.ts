@@ -4,16 +4,7 @@
 import { type Tensor, tensor, tidy, noGrad, grad } from '../../src/engine/index.ts';
 
 /** A small deterministic PRNG (mulberry32), so test inputs never touch libtorch's generator. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as prng } from '../../src/data/split.ts';
 
 /** Standard normal draws from a uniform source (Box-Muller). */
 export function normals(n: number, seed: number): number[] {
