@@ -4,7 +4,9 @@
 import { type Tensor, tensor, tidy, noGrad, grad } from '../../src/engine/index.ts';
 
 /** A small deterministic PRNG (mulberry32), so test inputs never touch libtorch's generator. */
-export { mulberry32 as prng } from '../../src/data/split.ts';
+import { mulberry32 } from '../../src/data/split.ts';
+
+export const prng = mulberry32;
 
 /** Standard normal draws from a uniform source (Box-Muller). */
 export function normals(n: number, seed: number): number[] {
