@@ -64,8 +64,9 @@ export function scalar(value: number, opts: CreateOptions = {}): Tensor {
   return full([], value, opts);
 }
 
+// Factory ops allocate directly on the requested device (no CPU round trip).
 const factory = (op: string, args: unknown[], opts: CreateOptions): Tensor =>
-  finish(callT(op, args, { dtype: dtypeCode(opts.dtype ?? 'float32') }), { ...opts, device: undefined, requiresGrad: opts.requiresGrad });
+  finish(callT(op, args, { dtype: dtypeCode(opts.dtype ?? 'float32'), device: opts.device }), { requiresGrad: opts.requiresGrad });
 
 export const zeros = (shape: number[], opts: CreateOptions = {}): Tensor => factory('zeros', [shape], opts);
 export const ones = (shape: number[], opts: CreateOptions = {}): Tensor => factory('ones', [shape], opts);

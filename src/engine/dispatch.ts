@@ -94,7 +94,20 @@ export function call(op: string, args: unknown[], named?: Record<string, unknown
   for (let i = 0; i < args.length && i < checks.length; i++) checks[i]!(args[i]);
   if (named) for (const k in named) checksByName.get(k)?.(named[k]);
   const nativeNamed = named ? Object.fromEntries(Object.entries(named).map(([k, v]) => [k, toNativeArg(v)])) : undefined;
-  return convert(native.callOp(id, args.map(toNativeArg), nativeNamed));
+  try {
+    return convert(native.callOp(id, args.map(toNativeArg), nativeNamed));
+  } catch (err) {
+    throw explain(err);
+  }
+}
+
+// libtorch's message for a device its build lacks lists every dispatch key; say what it means in one line.
+function explain(err: unknown): unknown {
+  const msg = err instanceof Error ? err.message : '';
+  const backend = /^([^:]+(?:::[^:]+)?): Could not run '[^']+' with arguments from the '(\w+)' backend/.exec(msg);
+  if (!backend) return err;
+  const [, op, name] = backend;
+  return new Error(`${op}: this libtorch build has no ${name} support; build samtutor against a libtorch with ${name} (LIBTORCH=/path/to/libtorch npm run build:native)`);
 }
 
 /** call() for ops that return one tensor. */

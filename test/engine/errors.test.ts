@@ -324,3 +324,14 @@ function runChild(body: string): { status: number | null; signal: string | null;
   const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30000 });
   return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr };
 }
+
+test('device strings flow through creation and .to(); a device this libtorch lacks is a one-line error', () => {
+  const z = E.zeros([2], { device: 'cpu' });
+  assert.equal(z.device, 'cpu');
+  z.dispose();
+  const x = tensor([1, 2]);
+  assert.throws(() => x.to('cuda:0'), (e: Error) => /^aten::to\.dtype_layout: this libtorch build has no CUDA support/.test(e.message) && !e.message.includes('\n'));
+  assert.throws(() => E.zeros([2], { device: 'cuda:1' }), /^aten::zeros: this libtorch build has no CUDA support/);
+  assert.throws(() => E.randn([2], { device: 'cuda' }), /no CUDA support/);
+  x.dispose();
+});
