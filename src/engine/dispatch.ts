@@ -104,9 +104,10 @@ export function call(op: string, args: unknown[], named?: Record<string, unknown
 // libtorch's message for a device its build lacks lists every dispatch key; say what it means in one line.
 function explain(err: unknown): unknown {
   const msg = err instanceof Error ? err.message : '';
-  const backend = /^([^:]+(?:::[^:]+)?): Could not run '[^']+' with arguments from the '(\w+)' backend/.exec(msg);
+  const backend = /^([^:]+(?:::[^:]+)?): (?:Could not run '[^']+' with arguments from the '(\w+)' backend|PyTorch is not linked with support for (\w+) devices)/.exec(msg);
   if (!backend) return err;
-  const [, op, name] = backend;
+  const op = backend[1]!;
+  const name = (backend[2] ?? backend[3]!).toUpperCase();
   return new Error(`${op}: this libtorch build has no ${name} support; build samtutor against a libtorch with ${name} (LIBTORCH=/path/to/libtorch npm run build:native)`);
 }
 
