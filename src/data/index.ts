@@ -21,3 +21,4 @@ export {
   type Split, type SplitOptions, makeSplit, labeledSplit, saveSplit, loadSplit, validateSplit, splitOrCreate, mulberry32, seededShuffle,
 } from './split.ts';
 export * as transforms from './transforms/index.ts';
+export { readNpy, writeNpy, readNpz, encodeNpy, parseNpyHeader, npyHeader, type NpyHeader } from './npy.ts';
