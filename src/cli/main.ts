@@ -3,6 +3,14 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UsageError } from './usage.ts';
 
+// Output piped into a reader that stops early (`samtutor info | head -1`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 const program = new Command('samtutor')
   .description('Segment-Anything tutors small, fast segmentation students (MuGu, SC-SAM, ESP-MedSAM)')
   .exitOverride()
@@ -23,6 +31,48 @@ program
   .option('--batch <n>', 'batch size', positiveInt, 8)
   .option('--seed <n>', 'random seed', positiveInt, 0)
   .action(async (opts) => (await import('./demo.ts')).runDemo(opts));
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+program
+  .command('train')
+  .description('train a student (or, with later methods, a student and its teacher) and write a run directory')
+  .requiredOption('--method <name>', 'training method: supervised')
+  .requiredOption('--data <dir>', 'dataset folder (repeat for several)', collect)
+  .requiredOption('--out <run-dir>', 'run directory: config, checkpoints, metrics.jsonl, curves')
+  .option('--config <file>', 'JSON config; command-line flags override it')
+  .option('--size <px>', 'model input size (2D: side; 3D: patch side)', positiveInt)
+  .option('--epochs <n>', 'epochs', positiveInt)
+  .option('--batch <n>', 'batch size', positiveInt)
+  .option('--lr <x>', 'learning rate', positiveNumber)
+  .option('--seed <n>', 'random seed', positiveInt)
+  .option('--time-budget <minutes>', 'stop after this much training time (checkpoints stay resumable)', positiveNumber)
+  .option('--bf16', 'bf16 autocast for forward passes')
+  .option('--split <file>', 'a split JSON to reuse (default: <run-dir>/split.json, created when missing)')
+  .option('--resume', 'continue the run in <run-dir> exactly where its last checkpoint left off')
+  .action(async (opts) => (await import('./train.ts')).runTrain(opts));
+
+program
+  .command('predict')
+  .description('segment images or volumes with a trained student; masks at the original size and geometry')
+  .requiredOption('--model <run-dir|checkpoint>', 'a run directory (uses best.pth) or a checkpoint file')
+  .requiredOption('--input <file|dir>', 'an image/volume file or a folder of them')
+  .requiredOption('--out <dir>', 'output folder (PNG masks and overlays for 2D, NIfTI for 3D)')
+  .option('--probabilities', 'also write foreground probability maps')
+  .option('--bf16', 'bf16 autocast for the forward pass')
+  .action(async (opts) => (await import('./predict.ts')).runPredict(opts));
+
+program
+  .command('evaluate')
+  .description('score predicted masks against ground truth (pairs by stem); prints a summary, writes JSON and CSV')
+  .requiredOption('--pred <dir>', 'folder of predicted masks')
+  .requiredOption('--gt <dir>', 'folder of ground-truth masks (or a dataset folder with masks/ or labelsTr/)')
+  .requiredOption('--out <file.json>', 'summary JSON; the per-case CSV is written beside it')
+  .option('--spacing <x,y[,z]>', 'pixel/voxel spacing (default: from the files, else 1)')
+  .option('--labels <list>', 'labels to score, e.g. 1,2 (default: all non-zero labels present)')
+  .option('--convention <name>', 'metric convention: default, medpy, monai, deepmind, cvpr24', 'default')
+  .option('--tolerance <mm>', 'NSD tolerance in physical units', positiveNumber, 2)
+  .action(async (opts) => (await import('./evaluate.ts')).runEvaluate(opts));
 
 function positiveNumber(v: string): number {
   const n = Number(v);
