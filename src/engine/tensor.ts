@@ -14,12 +14,6 @@ export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
 export type Dims = number | number[];
 
-const bf16ToF32 = (bits: Uint16Array): Float32Array => {
-  const out = new Uint32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
-  return new Float32Array(out.buffer);
-};
-
 // Fallback for tensors that are never disposed: release their table slot once the JS object is collected.
 const finalizer = new FinalizationRegistry<NativeTensor>((id) => native.release(id));
 
@@ -90,11 +84,9 @@ export class Tensor {
   // ---- data out ----
   /** The elements in row-major order, as the dtype's typed array (bf16/f16 as raw uint16 bits, bool as uint8). */
   data(): AnyTypedArray { return typedArrayFor(this.dtype, native.toBytes(this.native)); }
-  /** The elements converted to float32 (exact for bf16; f16 and 64-bit types convert natively first). */
+  /** The elements converted to float32 (natively; exact for bf16 and f16). */
   toFloat32Array(): Float32Array {
-    const d = this.dtype;
-    if (d === 'float32') return this.data() as Float32Array;
-    if (d === 'bfloat16') return bf16ToF32(this.data() as Uint16Array);
+    if (this.dtype === 'float32') return this.data() as Float32Array;
     const f = this.to('float32');
     try { return f.data() as Float32Array; } finally { f.dispose(); }
   }
