@@ -74,6 +74,22 @@ program
   .option('--tolerance <mm>', 'NSD tolerance in physical units', positiveNumber, 2)
   .action(async (opts) => (await import('./evaluate.ts')).runEvaluate(opts));
 
+const sam = program.command('sam').description('the SAM family: prompt SAM / MobileSAM checkpoints');
+sam
+  .command('predict')
+  .description('segment one image with point / box / mask prompts given in original-image pixels')
+  .requiredOption('--checkpoint <file>', 'a SAM-family checkpoint (.pth, .pt or .safetensors)')
+  .option('--model-type <name>', 'auto (detected from the weights) or a registry name: vit_b, vit_l, vit_h, mobile_sam', 'auto')
+  .requiredOption('--image <file>', 'the image (8-bit grey or RGB)')
+  .option('--point <x,y,label>', 'a prompt point in pixels; label 1 foreground, 0 background (repeatable)', collect, [])
+  .option('--box <x0,y0,x1,y1>', 'a prompt box in pixels')
+  .option('--mask-input <npy>', 'low-res mask logits (float32 256x256 or 1x256x256 .npy) from an earlier prediction')
+  .option('--multimask', 'three candidate masks instead of one')
+  .requiredOption('--out <dir>', 'output folder: mask_<i>.png (0/255) and scores.json')
+  .option('--save-embedding <file.npy>', 'also write the image embedding (float32, 1x256x64x64)')
+  .option('--save-logits', 'also write logits_<i>.npy (float32, original size)')
+  .action(async (opts) => { await (await import('./sam.ts')).runSamPredict(opts); });
+
 function positiveNumber(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');

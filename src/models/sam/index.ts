@@ -25,3 +25,5 @@ export {
   type LoadedSam, type SamModelType,
 } from './checkpoint.ts';
 export { LayerNorm2d, MLP, MLPBlock } from './common.ts';
+export * from './resize.ts';
+export * from './predictor.ts';

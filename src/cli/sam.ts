@@ -1,0 +1,170 @@
+// `samtutor sam predict`: prompts a SAM-family checkpoint (SAM, MobileSAM; model type detected from the weights)
+// on one image. Points "x,y,label" and the box "x0,y0,x1,y1" are in original-image pixels (x = column, y = row).
+// Writes to --out: mask_<i>.png (0/255, original size) per output mask, scores.json, optionally the image embedding
+// (--save-embedding, float32 1x256x64x64 .npy) and logits_<i>.npy (--save-logits, float32 H x W).
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Tensor, dispose, tidy } from '../engine/index.ts';
+import { readImage, writeMask } from '../data/image.ts';
+import { readNpy, writeNpy } from '../data/npy.ts';
+import { type LoadedSam, loadSamCheckpoint } from '../models/sam/index.ts';
+import { SamPredictor } from '../models/sam/predictor.ts';
+import { UsageError } from './usage.ts';
+
+export interface SamPredictOptions {
+  checkpoint: string;
+  /** 'auto' (default: detected from the weights) or a registry name (vit_b, mobile_sam, ...). */
+  modelType?: string;
+  image: string;
+  /** Points "x,y,label" (label 1 foreground, 0 background). */
+  point?: string[];
+  /** "x0,y0,x1,y1". */
+  box?: string;
+  /** .npy low-res mask logits, 256x256 or 1x256x256 (e.g. an earlier run's output). */
+  maskInput?: string;
+  multimask?: boolean;
+  out: string;
+  saveEmbedding?: string;
+  saveLogits?: boolean;
+}
+
+export interface SamPredictResult {
+  files: string[];
+  iouPredictions: number[];
+  modelType: string;
+}
+
+const numbers = (s: string, n: number, what: string, example: string): number[] => {
+  const parts = String(s).split(',').map((p) => p.trim());
+  const v = parts.map((p) => (p === '' ? NaN : Number(p)));
+  if (parts.length !== n || !v.every(Number.isFinite)) throw new UsageError(`Expected ${what} as ${example} but received "${s}"`);
+  return v;
+};
+
+/** "x,y,label" → [[x, y]], [label]; labels must be 0 or 1. */
+export function parsePoints(points: string[]): { coords: number[][]; labels: number[] } {
+  const coords: number[][] = [], labels: number[] = [];
+  for (const p of points) {
+    const [x, y, l] = numbers(p, 3, 'a point', '"x,y,label" (e.g. 120,80,1)');
+    if (l !== 0 && l !== 1) throw new UsageError(`Expected the label of point "${p}" to be 1 (foreground) or 0 (background) but received ${l}`);
+    coords.push([x!, y!]);
+    labels.push(l);
+  }
+  return { coords, labels };
+}
+
+/** "x0,y0,x1,y1" → [x0, y0, x1, y1] with x0 <= x1 and y0 <= y1. */
+export function parseBox(box: string): number[] {
+  const b = numbers(box, 4, 'a box', '"x0,y0,x1,y1" (e.g. 10,20,200,180)');
+  if (b[0]! > b[2]! || b[1]! > b[3]!) throw new UsageError(`Expected a box with x0 <= x1 and y0 <= y1 but received "${box}"`);
+  return b;
+}
+
+const needFile = (path: string | undefined, what: string): string => {
+  if (!path) throw new UsageError(`missing ${what}`);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`${what} not found: ${path}`);
+  return path;
+};
+
+function readMaskInput(path: string): Tensor {
+  let t: Tensor;
+  try {
+    t = readNpy(path);
+  } catch (err) {
+    throw new UsageError(`cannot read --mask-input ${path}: ${(err as Error).message}`);
+  }
+  const s = t.shape;
+  if (!(s.length >= 2 && s.length <= 4 && s.at(-1) === 256 && s.at(-2) === 256 && s.slice(0, -2).every((d) => d === 1)) || !['float32', 'float64', 'float16'].includes(t.dtype)) {
+    const msg = `Expected --mask-input as float 256x256 or 1x256x256 low-res logits but received ${t.dtype} [${s.join(', ')}] in ${path}`;
+    t.dispose();
+    throw new UsageError(msg);
+  }
+  return tidy(() => t.reshape(1, 256, 256).to('float32'));
+}
+
+/** Runs the command; returns the written files and IoU predictions (also printed). */
+export async function runSamPredict(opts: SamPredictOptions): Promise<SamPredictResult> {
+  const ckpt = needFile(opts.checkpoint, '--checkpoint');
+  const imagePath = needFile(opts.image, '--image');
+  if (!opts.out) throw new UsageError('missing --out <dir>');
+  const pts = parsePoints(opts.point ?? []);
+  const box = opts.box === undefined ? undefined : parseBox(opts.box);
+  const maskPath = opts.maskInput === undefined ? undefined : needFile(opts.maskInput, '--mask-input');
+  if (pts.coords.length === 0 && !box && !maskPath) throw new UsageError('give at least one prompt: --point x,y,label, --box x0,y0,x1,y1 or --mask-input <npy>');
+  if (opts.saveEmbedding !== undefined && !opts.saveEmbedding.toLowerCase().endsWith('.npy')) throw new UsageError(`--save-embedding needs a .npy file but received ${opts.saveEmbedding}`);
+
+  let img;
+  try {
+    img = await readImage(imagePath, { channels: 3 });
+  } catch (err) {
+    throw new UsageError(`cannot read --image ${imagePath}: ${(err as Error).message}`);
+  }
+  if (img.bitDepth !== 8) throw new UsageError(`Expected an 8-bit image but ${imagePath} has ${img.bitDepth} bits per sample`);
+
+  let loaded: LoadedSam;
+  try {
+    loaded = loadSamCheckpoint(ckpt, { modelType: opts.modelType ?? 'auto' });
+  } catch (err) {
+    throw new UsageError(`${ckpt} is not a usable SAM-family checkpoint: ${(err as Error).message}`);
+  }
+  const { model, config } = loaded;
+  let predictor: SamPredictor;
+  try {
+    predictor = new SamPredictor(model, config);
+  } catch (err) {
+    model.dispose();
+    throw new UsageError(`cannot prompt ${config.name}: ${(err as Error).message}`);
+  }
+  let maskInput: Tensor | undefined;
+  try {
+    maskInput = maskPath ? readMaskInput(maskPath) : undefined;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  const tensors: Tensor[] = maskInput ? [maskInput] : [];
+  try {
+    predictor.setImage({ data: img.data as Uint8Array, width: img.width, height: img.height, channels: 3 });
+    const r = predictor.predict({
+      ...(pts.coords.length ? { pointCoords: pts.coords, pointLabels: pts.labels } : {}), ...(box ? { box } : {}),
+      ...(maskInput ? { maskInput } : {}), multimaskOutput: opts.multimask ?? false, returnLogits: true,
+    });
+    tensors.push(...(Object.values(r) as Tensor[]));
+    mkdirSync(opts.out, { recursive: true });
+    const files: string[] = [];
+    const n = r.masks.shape[0]!;
+    for (let i = 0; i < n; i++) {
+      const mask = tidy(() => r.masks.select(0, i).to('uint8'));
+      tensors.push(mask);
+      files.push(join(opts.out, `mask_${i}.png`));
+      await writeMask(files.at(-1)!, mask);
+      if (opts.saveLogits) {
+        const l = tidy(() => r.logits!.select(0, i).contiguous());
+        tensors.push(l);
+        files.push(join(opts.out, `logits_${i}.npy`));
+        writeNpy(files.at(-1)!, l);
+      }
+    }
+    if (opts.saveEmbedding) {
+      const emb = predictor.getImageEmbedding(), path = opts.saveEmbedding;
+      tidy(() => writeNpy(path, emb.contiguous()));
+      files.push(opts.saveEmbedding);
+    }
+    const iou = Array.from(r.iouPredictions.toFloat32Array());
+    const scores = {
+      iou_predictions: iou, model_type: config.name, image_size: { height: img.height, width: img.width },
+      prompts: {
+        points: pts.coords.map(([x, y], k) => ({ x, y, label: pts.labels[k] })), box: box ?? null, mask_input: maskPath ?? null,
+        multimask_output: opts.multimask ?? false,
+      },
+    };
+    files.push(join(opts.out, 'scores.json'));
+    writeFileSync(files.at(-1)!, `${JSON.stringify(scores, null, 2)}\n`);
+    console.log(`sam predict: ${config.name}, ${n} mask(s), IoU predictions ${iou.map((v) => v.toFixed(3)).join(', ')} → ${opts.out}`);
+    return { files, iouPredictions: iou, modelType: config.name };
+  } finally {
+    dispose(tensors);
+    predictor.dispose();
+    model.dispose();
+  }
+}
