@@ -2,22 +2,17 @@
 // MLPs live in src/nn and are re-exported here; this file adds SAM's argument checks and the index tensors the
 // parts build from JS numbers.
 import { type Tensor, tensor } from '../../engine/index.ts';
+import { checkInt, invalid } from '../../engine/validate.ts';
 
 export { LayerNorm2d, MLP, MLPBlock } from '../../nn/index.ts';
 
 /** sharp-style argument error: "Expected <what> for <name> but received <value> of type <type>". */
-export function expected(what: string, name: string, value: unknown): TypeError {
-  const shown = Array.isArray(value) ? `[${value.join(', ')}]` : String(value);
-  return new TypeError(`Expected ${what} for ${name} but received ${shown} of type ${typeof value}`);
-}
+export const expected = invalid;
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 
 /** An integer >= 1, else an `expected` error naming the argument. */
-export function checkPositiveInt(v: unknown, name: string): number {
-  if (!isPosInt(v)) throw expected('integer >= 1', name, v);
-  return v;
-}
+export const checkPositiveInt = (v: unknown, name: string): number => checkInt(v, name, 1);
 
 /** A pair of integers >= 1 ((H, W) sizes). */
 export function checkSize(v: unknown, name: string): [number, number] {

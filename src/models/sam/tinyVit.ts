@@ -24,6 +24,7 @@ import { type Tensor, F, tensor, tidy } from '../../engine/index.ts';
 import {
   Module, ModuleList, Sequential, Conv2d, BatchNorm2d, LayerNorm, LayerNorm2d, Linear, GELU, init,
 } from '../../nn/index.ts';
+import { invalid } from '../../engine/validate.ts';
 
 export interface TinyViTConfig {
   /** Side of the square input the encoder expects (1024 MobileSAM, 256 LiteMedSAM). */
@@ -71,8 +72,7 @@ function deepFreeze(c: TinyViTConfig): TinyViTConfig {
   });
 }
 
-const fail = (expected: string, name: string, v: unknown): TypeError =>
-  new TypeError(`Expected ${expected} for ${name} but received ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)} of type ${typeof v}`);
+const fail = invalid; // sharp-style argument errors, as everywhere
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 const KEYS: readonly (keyof TinyViTConfig)[] = [
   'imgSize', 'inChans', 'embedDims', 'depths', 'numHeads', 'windowSizes', 'mlpRatio', 'mbconvExpandRatio',

@@ -1,4 +1,5 @@
 // U-Net configurations: plain, frozen JSON objects that checkpoints record and buildUNet() rebuilds from.
+import { invalid } from '../../engine/validate.ts';
 
 export type UNetNorm = 'batch' | 'instance' | 'group' | 'none';
 export type UNetUpsample = 'transpose' | 'interpolate';
@@ -31,8 +32,7 @@ export const UNET_DEFAULTS = Object.freeze({
   arch: 'unet', norm: 'batch', groups: 8, dropout: 0, upsample: 'transpose', convsPerLevel: 2,
 } as const);
 
-const fail = (expected: string, name: string, v: unknown): TypeError =>
-  new TypeError(`Expected ${expected} for ${name} but received ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)} of type ${typeof v}`);
+const fail = invalid; // sharp-style argument errors, as everywhere
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 const KEYS = ['arch', 'spatialDims', 'inChannels', 'outChannels', 'widths', 'norm', 'groups', 'dropout', 'upsample', 'convsPerLevel'];
 
