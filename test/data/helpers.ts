@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
+import { PYTHON } from '../helpers/torchRef.ts';
 
 /** Repository root (tests reference ../shared/data relative to it). */
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -161,7 +162,6 @@ export function writeDicomSlice(path: string, s: DicomSliceSpec): void {
 
 // ---- independent NIfTI check ----
 
-export const PYTHON = '/usr/bin/python3';
 export const hasPythonNumpy = (): boolean => existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
 const PY_NIFTI = `
@@ -193,3 +193,5 @@ export function pythonNiftiHeader(path: string): Record<string, unknown> {
   if (r.status !== 0) throw new Error(`python NIfTI check failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
+
+export { PYTHON };

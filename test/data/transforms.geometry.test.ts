@@ -8,14 +8,8 @@ import {
   Letterbox, Resize, ResizeLongestSide, invertResize, letterbox, mapBoxes, mapCoords, mapPoint, planLetterbox, planResize,
   resize, resizeLabels, applyResizeLabels, type Sample,
 } from '../../src/data/transforms/index.ts';
+import { PYTHON as PY, maxAbsDiff } from '../helpers/torchRef.ts';
 
-const PY = '/usr/bin/python3';
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
 
 test('ResizeLongestSide: SAM preprocess shape with half-up rounding', () => {
   assert.deepEqual(ResizeLongestSide.getPreprocessShape(480, 640, 1024), [768, 1024]);

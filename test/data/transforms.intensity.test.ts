@@ -8,8 +8,8 @@ import {
   CT_WINDOWS, addGaussianNoise, adjustContrast, adjustGamma, ctWindow, minMaxScale, percentileClip, percentiles, scaleToUnit,
   zscore,
 } from '../../src/data/transforms/index.ts';
+import { PYTHON as PY } from '../helpers/torchRef.ts';
 
-const PY = '/usr/bin/python3';
 const close = (a: number[], b: number[], tol: number, what = ''): void => {
   assert.equal(a.length, b.length, what);
   a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${v} vs ${b[i]}`));

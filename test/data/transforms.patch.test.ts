@@ -7,14 +7,8 @@ import { F, Generator, type Tensor, arange, full, memory, rand, randn, tidy, zer
 import {
   Compose, RandPatch, extractPatch, importanceMap, samplePatch, slidingWindowInference, windowStarts, type Sample,
 } from '../../src/data/transforms/index.ts';
+import { PYTHON as PY, maxAbsDiff } from '../helpers/torchRef.ts';
 
-const PY = '/usr/bin/python3';
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
 
 test('extractPatch pads outside the volume with the pad value', () => {
   tidy(() => {

@@ -7,8 +7,8 @@ import {
   type Tensor, autocast, callT, dispose, isAutocastEnabled, manualSeed, memory, noGrad, randn, tensor, tidy,
 } from '../../src/engine/index.ts';
 import { SGD } from '../../src/engine/optim/index.ts';
+import { PYTHON as PY } from '../helpers/torchRef.ts';
 
-const PY = '/usr/bin/python3';
 const torchMissing = ((): string | null => {
   try {
     execFileSync(PY, ['-c', 'import torch'], { stdio: 'pipe' });

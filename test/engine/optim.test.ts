@@ -10,8 +10,8 @@ import { Tensor, tensor, dispose, memory, zeros } from '../../src/engine/index.t
 import {
   Adam, AdamW, SGD, ExponentialLR, StepLR, PolyLR, CosineWithWarmup, LambdaLR, type Optimizer, type OptimizerStateDict,
 } from '../../src/engine/optim/index.ts';
+import { PYTHON as PY } from '../helpers/torchRef.ts';
 
-const PY = '/usr/bin/python3';
 const REF = String.raw`
 import json, sys, math, torch
 torch.set_num_threads(1)

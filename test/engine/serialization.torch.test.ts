@@ -15,8 +15,8 @@ import {
   OrderedDict, PyDict, PyFloat, isPyObject, isTuple, loadCheckpoint, loadSafetensors, loadStateDict, pyFloatKeys, pyObject,
   saveCheckpoint, saveSafetensors, tuple, unpickle,
 } from '../../src/engine/serialization/index.ts';
+import { PYTHON } from '../helpers/torchRef.ts';
 
-const PYTHON = process.env.SAMTUTOR_PYTHON ?? '/usr/bin/python3';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = resolve(repoRoot, '../shared/fixtures/checkpoints');
 const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });

@@ -3,7 +3,16 @@
 import { spawnSync } from 'node:child_process';
 import { type Tensor, tensor, type DType } from '../../src/engine/index.ts';
 
+/** The reference interpreter for every test: Debian's python3 with python3-torch (SAMTUTOR_PYTHON overrides). */
 export const PYTHON = process.env.SAMTUTOR_PYTHON ?? '/usr/bin/python3';
+
+/** max |a[i] - b[i]| over two equally long arrays. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
 
 /** A tensor as it crosses the process boundary: row-major values (bool as 0/1). */
 export interface Wire {

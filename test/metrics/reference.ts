@@ -6,8 +6,8 @@
 // checked against DeepMind's separately, in surfels.test.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { PYTHON } from '../helpers/torchRef.ts';
 
-export const PYTHON = '/usr/bin/python3';
 
 const SCRIPT = String.raw`
 import sys, json, math
@@ -155,3 +155,5 @@ export function runReference(cases: ReferenceCase[]): { scipy: boolean; results:
   if (r.status !== 0) throw new Error(`python reference failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { scipy: boolean; results: ReferenceValues[][] };
 }
+
+export { PYTHON };

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { Tensor, tensor, isDType, type DType } from '../../src/engine/index.ts';
+import { PYTHON } from '../helpers/torchRef.ts';
 
-export const PYTHON = process.env.SAMTUTOR_PYTHON ?? '/usr/bin/python3';
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const torchAvailable: boolean = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
@@ -136,3 +136,5 @@ export function assertClose(actual: Tensor, expected: Tensor, o: { atol?: number
 }
 
 export const disposeAll = (m: Map<string, Tensor>): void => { for (const t of m.values()) t.dispose(); };
+
+export { PYTHON };
