@@ -5,13 +5,14 @@
 // CPU's fp32 peak. Rounds alternate between the two sides, so drift in machine load hits both alike.
 //
 //   node --import tsx bench/engine/run.ts [--rounds 2] [--iters 10] [--warmup 3] [--threads N] [--out file.json]
+//                                         [--pytorch-heap shipped|samtutor]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  F, autocast, getNumThreads, inferenceMode, manualSeed, rand, randn, setNumThreads, tidy, type Tensor, defaultThreads,
+  DEFAULT_HEAP_POLICY, F, autocast, getNumThreads, inferenceMode, manualSeed, rand, randn, setNumThreads, tidy, type Tensor, defaultThreads,
 } from '../../src/engine/index.ts';
 import { Adam } from '../../src/engine/optim/index.ts';
 import { buildUNet, SMALL_UNET_2D } from '../../src/models/unet/index.ts';
@@ -25,8 +26,15 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: String(defaultThreads()) },
     out: { type: 'string', default: join(here, '..', 'results', 'engine.json') },
     python: { type: 'string', default: '/usr/bin/python3' },
+    // 'shipped': PyTorch as a user runs it. 'samtutor': PyTorch under glibc tunables equal to samtutor's heap policy
+    // (setHeapPolicy), to show how much of the difference is that policy rather than the engine.
+    'pytorch-heap': { type: 'string', default: 'shipped' },
   },
 });
+if (!['shipped', 'samtutor'].includes(args['pytorch-heap']!)) throw new Error(`--pytorch-heap must be shipped or samtutor, got ${args['pytorch-heap']}`);
+const PYTORCH_ENV = args['pytorch-heap'] === 'samtutor'
+  ? { ...process.env, GLIBC_TUNABLES: `glibc.malloc.trim_threshold=${DEFAULT_HEAP_POLICY.keepBytes}:glibc.malloc.mmap_threshold=${DEFAULT_HEAP_POLICY.mmapThresholdBytes}` }
+  : process.env;
 const rounds = Number(args.rounds), iters = Number(args.iters), warmup = Number(args.warmup), threads = Number(args.threads);
 setNumThreads(threads);
 
@@ -99,7 +107,7 @@ function samtutorPart(part: Part): { samples: number[]; firstLoss?: number } {
 
 function pytorchPart(part: Part): { samples: number[]; firstLoss?: number } {
   const res = spawnSync(args.python!, [join(here, 'reference.py'), '--threads', String(threads), '--iters', String(iters),
-    '--warmup', String(warmup), '--parts', part], { encoding: 'utf8' });
+    '--warmup', String(warmup), '--parts', part], { encoding: 'utf8', env: PYTORCH_ENV });
   if (res.status !== 0) throw new Error(`PyTorch reference failed (${args.python}): ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`);
   const out = JSON.parse(res.stdout.trim().split('\n').pop()!);
   const key = { train: 'train_fp32', train_bf16: 'train_bf16', infer: 'infer_fp32', infer_bf16: 'infer_bf16' }[part];
@@ -117,7 +125,7 @@ function flops(): { convMs: number; matmulMs: number } {
   }));
 }
 
-console.log(`bench/engine: SMALL_UNET_2D, batch ${BATCH}x3x${SIZE}x${SIZE}, ${getNumThreads()} threads, ${rounds} rounds x ${iters} iterations (+${warmup} warm-up)`);
+console.log(`bench/engine: SMALL_UNET_2D, batch ${BATCH}x3x${SIZE}x${SIZE}, ${getNumThreads()} threads, ${rounds} rounds x ${iters} iterations (+${warmup} warm-up), PyTorch heap: ${args['pytorch-heap']}`);
 const st: Record<Part, number[]> = { train: [], train_bf16: [], infer: [], infer_bf16: [] };
 const pt: Record<Part, number[]> = { train: [], train_bf16: [], infer: [], infer_bf16: [] };
 const firstLoss: { samtutor?: number; pytorch?: number } = {};
@@ -155,7 +163,7 @@ console.log(`matmul 2048x2048 fp32:           ${f.matmulMs.toFixed(1)} ms, ${mm.
 
 mkdirSync(dirname(args.out!), { recursive: true });
 writeFileSync(args.out!, `${JSON.stringify({
-  bench: 'engine', date: new Date().toISOString(), threads: getNumThreads(), batch: BATCH, size: SIZE, rounds, iters, warmup, rows,
+  bench: 'engine', date: new Date().toISOString(), threads: getNumThreads(), pytorch_heap: args['pytorch-heap'], batch: BATCH, size: SIZE, rounds, iters, warmup, rows,
   bf16_train_speedup: +(trainFp32.samtutor_ms / trainBf16.samtutor_ms).toFixed(3), first_loss: firstLoss,
   conv_gflops: +conv.toFixed(1), matmul_gflops: +mm.toFixed(1), nominal_peak_gflops: PEAK_GFLOPS, reported_mhz: PEAK.mhz,
 }, null, 1)}\n`);

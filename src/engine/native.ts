@@ -66,6 +66,8 @@ export interface NativeAddon {
   nativeBytes(): number;
   peakNativeBytes(): number;
   resetPeakNativeBytes(): void;
+  setHeapPolicy(trimThreshold: number, mmapThreshold: number): boolean;
+  trimHeap(): boolean;
   autocastEnter(enabled: boolean, dtype: number): { enabled: boolean; dtype: number };
   autocastExit(enabled: boolean, dtype: number): void;
   autocastState(): { enabled: boolean; dtype: number };

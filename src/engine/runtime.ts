@@ -34,6 +34,47 @@ export function memory(): MemoryInfo {
 }
 export const resetPeakMemory = (): void => native.resetPeakNativeBytes();
 
+export interface HeapPolicy {
+  /** Free memory kept in the heap for reuse before any is returned to the OS (glibc's M_TRIM_THRESHOLD). */
+  keepBytes: number;
+  /** Blocks above this are mapped and unmapped one by one (glibc's M_MMAP_THRESHOLD; glibc caps it at 32 MiB). */
+  mmapThresholdBytes: number;
+}
+const MIB = 1024 * 1024;
+export const DEFAULT_HEAP_POLICY: HeapPolicy = { keepBytes: 1024 * MIB, mmapThresholdBytes: 32 * MIB };
+
+/**
+ * How the CPU heap treats freed tensor memory. glibc's defaults unmap large blocks and trim the heap as soon as
+ * 128 KiB are free, so each training step page-faults its whole activation working set anew; samtutor keeps up to
+ * keepBytes for reuse instead (RSS then stays at the peak working set). Returns false if glibc refused a value.
+ */
+export function setHeapPolicy(policy: Partial<HeapPolicy> = {}): boolean {
+  const p = { ...DEFAULT_HEAP_POLICY, ...policy };
+  for (const [k, v] of Object.entries(p)) {
+    if (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) throw new RangeError(`Expected integer between 0 and ${2 ** 31 - 1} for ${k} but received ${v}`);
+  }
+  return native.setHeapPolicy(p.keepBytes, p.mmapThresholdBytes);
+}
+
+/**
+ * The start-up policy: SAMTUTOR_HEAP=glibc leaves glibc's defaults alone; SAMTUTOR_HEAP_KEEP_MB sets keepBytes.
+ * Returns the policy applied, or null for glibc's defaults.
+ */
+export function applyHeapPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): HeapPolicy | null {
+  if (env.SAMTUTOR_HEAP === 'glibc') return null;
+  const mb = env.SAMTUTOR_HEAP_KEEP_MB;
+  const keep = mb === undefined || mb === '' ? DEFAULT_HEAP_POLICY.keepBytes : Number(mb) * MIB;
+  if (!Number.isInteger(keep) || keep < 0 || keep > 2 ** 31 - 1) {
+    throw new RangeError(`SAMTUTOR_HEAP_KEEP_MB must be an integer between 0 and 2047, got ${JSON.stringify(mb)}`);
+  }
+  const policy = { ...DEFAULT_HEAP_POLICY, keepBytes: keep };
+  setHeapPolicy(policy);
+  return policy;
+}
+
+/** Returns the heap's free memory to the OS now (after a large job, say). True if anything was released. */
+export const releaseFreeMemory = (): boolean => native.trimHeap();
+
 /** Runs fn with gradient recording off (torch.no_grad). */
 export function noGrad<T>(fn: () => T): T {
   const prev = native.setGradEnabled(false);

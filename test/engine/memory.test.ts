@@ -11,7 +11,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   callT, tidy, dispose, memory, manualSeed, randn, rand, zeros, getNumThreads, setNumThreads, type Tensor,
+  setHeapPolicy, applyHeapPolicyFromEnv, releaseFreeMemory, DEFAULT_HEAP_POLICY,
 } from '../../src/engine/index.ts';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Adam } from '../../src/engine/optim/index.ts';
 
 const STEPS = 1000;
@@ -86,3 +89,25 @@ function trainAndCheck(): void {
   opt.dispose();
   dispose(params);
 }
+
+function faultsPerStep(heap: string): number {
+  const script = fileURLToPath(new URL('./fixtures/heapFaults.ts', import.meta.url));
+  const res = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', env: { ...process.env, SAMTUTOR_HEAP: heap } });
+  assert.equal(res.status, 0, res.stderr);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!).faultsPerStep;
+}
+
+test('the heap policy reuses freed activation memory instead of page-faulting it in every step', () => {
+  const kept = faultsPerStep('default'), glibc = faultsPerStep('glibc');
+  // Measured: ~400 faults per step kept against ~10,400 with glibc's defaults (small U-Net, batch 2 x 192^2).
+  assert.ok(kept * 5 < glibc, `${kept} minor faults per step with the heap policy, ${glibc} with glibc's defaults`);
+});
+
+test('the heap policy from the environment', () => {
+  assert.equal(applyHeapPolicyFromEnv({ SAMTUTOR_HEAP: 'glibc' }), null);
+  assert.deepEqual(applyHeapPolicyFromEnv({ SAMTUTOR_HEAP_KEEP_MB: '256' }), { keepBytes: 256 * 1024 * 1024, mmapThresholdBytes: 32 * 1024 * 1024 });
+  assert.throws(() => applyHeapPolicyFromEnv({ SAMTUTOR_HEAP_KEEP_MB: 'lots' }), /SAMTUTOR_HEAP_KEEP_MB must be an integer between 0 and 2047, got "lots"/);
+  assert.throws(() => setHeapPolicy({ keepBytes: -1 }), /keepBytes/);
+  assert.deepEqual(applyHeapPolicyFromEnv({}), DEFAULT_HEAP_POLICY);
+  assert.equal(typeof releaseFreeMemory(), 'boolean');
+});
