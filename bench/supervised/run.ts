@@ -1,7 +1,7 @@
 // bench/supervised: the supervised student trained by samtutor and by PyTorch on one split, budget and thread count.
 //
 //   node --import tsx bench/supervised/run.ts [--tasks 2d,3d] [--precision fp32|bf16] [--threads 2]
-//       [--probe-minutes 3] [--recipe '{"2d": {"epochs": 30}}'] [--reference run|recorded]
+//       [--probe-minutes 3] [--recipe '{"2d": {"epochs": 30}}'] [--reference run|recorded|probe]
 //       [--out bench/out/supervised] [--results bench/results/supervised.json] [--python /usr/bin/python3]
 //
 // Per task (2d: polyp-kvasir-256 in 40 min; 3d: mri-hippocampus in 20 min), from the repository root:
@@ -20,7 +20,8 @@
 // Prints one table (Dice, HD95, time to best, train / inference images/s in fp32 and bf16, samtutor / PyTorch) and
 // the acceptance checks (2D Dice ≥ 0.78 within 40 min, 3D ≥ 0.80 within 20 min, training throughput ≥ 0.95× PyTorch),
 // and merges the results into bench/results/supervised.json. `--reference recorded` reuses the PyTorch rows stored
-// there (same recipe required) instead of training the reference again.
+// there (same recipe required) instead of training the reference again; `--reference probe` measures only PyTorch's
+// training throughput (a probe per precision on samtutor's split and config), not its Dice.
 //
 // Duration on this 2-core machine with the defaults: 40 + 40 min (2D) + 20 + 20 min (3D) of training, 4 probes of
 // 3 min, prediction and evaluation a few minutes: about 2 h 15 min (1 h 15 min with --reference recorded). Run
@@ -68,8 +69,8 @@ const precision = args.precision as Prec;
 const other: Prec = precision === 'fp32' ? 'bf16' : 'fp32';
 const threads = Number(args.threads), probeMin = Number(args['probe-minutes']);
 const overrides = JSON.parse(args.recipe!) as Partial<Record<Task, Partial<Recipe>>>;
-if (!tasks.every((t) => t in RECIPES) || !['fp32', 'bf16'].includes(precision) || !['run', 'recorded'].includes(args.reference!)) {
-  throw new Error('usage: --tasks 2d,3d --precision fp32|bf16 --reference run|recorded (see the header of bench/supervised/run.ts)');
+if (!tasks.every((t) => t in RECIPES) || !['fp32', 'bf16'].includes(precision) || !['run', 'recorded', 'probe'].includes(args.reference!)) {
+  throw new Error('usage: --tasks 2d,3d --precision fp32|bf16 --reference run|recorded|probe (see the header of bench/supervised/run.ts)');
 }
 const env = { ...process.env, SAMTUTOR_THREADS: String(threads) };
 
@@ -205,6 +206,28 @@ async function pytorchSide(task: Task, r: Recipe, dir: string): Promise<Side> {
   };
 }
 
+/** --reference probe: PyTorch's training throughput only (a probe in each precision), no full reference run. */
+async function pytorchProbeSide(task: Task, r: Recipe, dir: string): Promise<Side> {
+  if (probeMin <= 0) throw new Error('--reference probe needs --probe-minutes > 0');
+  const runDir = join(dir, `samtutor-${precision}`);
+  const cfg = readJson(join(runDir, 'config.json'));
+  const dims = (cfg.model as { spatialDims: 2 | 3 }).spatialDims;
+  const flags = referenceFlags(cfg, dims);
+  const trainImagesPerSec: Side['trainImagesPerSec'] = {};
+  let firstEpochLoss: number | null = null;
+  for (const prec of ['fp32', 'bf16'] as const) {
+    console.error(`\n[${task}] PyTorch throughput probe, ${probeMin} min, ${prec}`);
+    const { stdout } = await run(args.python!, ['bench/supervised/reference.py', '--data', `../shared/data/${r.data}`, '--dims', String(dims),
+      '--split', join(runDir, 'split.json'), ...flags, '--time-budget', String(probeMin), '--threads', String(threads),
+      ...(prec === 'bf16' ? ['--bf16'] : []), '--infer-precisions', 'none', '--val-every', '1000000']);
+    const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    trainImagesPerSec[prec] = events.find((e) => e.event === 'final')!.train_images_per_s;
+    // Same split, seed and config as samtutor's main run: the first epoch's loss in that precision should agree.
+    if (prec === precision) firstEpochLoss = events.find((e) => e.event === 'epoch')?.loss ?? null;
+  }
+  return { dice: null, hd95: null, perLabel: {}, cases: 0, timeToBestMin: null, trainMin: null, firstEpochLoss, trainImagesPerSec, inferImagesPerSec: {} };
+}
+
 const f = (v: number | null | undefined, d = 3): string => (v === null || v === undefined ? '-' : v.toFixed(d));
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a && b ? a / b : null);
 const previous = existsSync(args.results!) ? readJson<{ tasks?: Record<string, { recipe: Recipe; pytorch?: Side }> }>(args.results!) : {};
@@ -220,6 +243,8 @@ for (const task of tasks) {
     const rec = previous.tasks?.[task];
     if (!rec?.pytorch || JSON.stringify(rec.recipe) !== JSON.stringify(r)) throw new Error(`no recorded PyTorch run of ${task} with this recipe in ${args.results}`);
     pt = rec.pytorch;
+  } else if (args.reference === 'probe') {
+    pt = await pytorchProbeSide(task, r, dir);
   } else {
     pt = await pytorchSide(task, r, dir);
   }

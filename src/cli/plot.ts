@@ -8,7 +8,7 @@ import type { EpochRecord } from '../methods/index.ts';
 
 type Point = { epoch: number; series: string; value: number };
 
-/** Long-format points of every train* term (e.g. trainLoss, trainDice, trainCe) and of valDice. */
+/** Long-format points of every train* term (e.g. trainLoss, trainDiceLoss, trainCeLoss) and of valDice. */
 function points(history: EpochRecord[]): { loss: Point[]; dice: Point[] } {
   const loss: Point[] = [], dice: Point[] = [];
   for (const r of history) {

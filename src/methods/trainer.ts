@@ -252,7 +252,8 @@ export abstract class Trainer {
   protected epochRecord(train: Awaited<ReturnType<Trainer['trainEpoch']>>, val: ReturnType<Trainer['validate']> | null, started: number): EpochRecord {
     const epochSeconds = (performance.now() - started) / 1000;
     this.trainingSeconds += epochSeconds;
-    const terms = Object.fromEntries(Object.entries(train.terms).map(([k, v]) => [`train${k[0]!.toUpperCase()}${k.slice(1)}`, v]));
+    // trainLoss, then each term as a loss (trainDiceLoss is 1 − soft Dice, not a Dice score).
+    const terms = Object.fromEntries(Object.entries(train.terms).map(([k, v]) => [`train${k[0]!.toUpperCase()}${k.slice(1)}${k === 'loss' ? '' : 'Loss'}`, v]));
     const lrs = Object.entries(this.optimizers).map(([k, opt]) => [Object.keys(this.optimizers).length === 1 ? 'lr' : `lr_${k}`, opt.paramGroups[0]!.lr]);
     return {
       epoch: this.epoch, step: this.step, ...terms, valDice: val?.dice ?? null, valHd95: val?.hd95 ?? null, valCases: val?.cases ?? 0,

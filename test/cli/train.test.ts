@@ -30,7 +30,7 @@ test('samtutor train: run directory, resume after a time-budget stop equals a st
   assert.deepEqual([...readFileSync(join(dir, 'straight', 'curves.png')).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
   const lines = readFileSync(join(dir, 'straight', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   assert.deepEqual(lines.map((l) => l.epoch), [1, 2, 3]);
-  for (const k of ['step', 'trainLoss', 'trainDice', 'trainCe', 'valDice', 'lr', 'epochSeconds', 'imagesPerSecond']) assert.equal(typeof lines[0]![k], 'number', k);
+  for (const k of ['step', 'trainLoss', 'trainDiceLoss', 'trainCeLoss', 'valDice', 'lr', 'epochSeconds', 'imagesPerSecond']) assert.equal(typeof lines[0]![k], 'number', k);
   const saved = JSON.parse(readFileSync(join(dir, 'straight', 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(saved.epochs, 3, 'flags override the config file');
   assert.equal(saved.augment, 'strong');
