@@ -89,10 +89,30 @@ sam
   .option('--save-embedding <file.npy>', 'also write the image embedding (float32, 1x256x64x64)')
   .option('--save-logits', 'also write logits_<i>.npy (float32, original size)')
   .action(async (opts) => { await (await import('./sam.ts')).runSamPredict(opts); });
+sam
+  .command('auto')
+  .description("segment everything: SAM's automatic mask generator (a grid of point prompts, IoU / stability filters, NMS)")
+  .requiredOption('--checkpoint <file>', 'a SAM-family checkpoint (.pth, .pt or .safetensors)')
+  .option('--model-type <name>', 'auto (detected from the weights) or a registry name: vit_b, vit_l, vit_h, mobile_sam', 'auto')
+  .requiredOption('--image <file>', 'the image (8-bit grey or RGB)')
+  .requiredOption('--out <dir>', 'output folder: mask_<i>.png (0/255) and masks.json (boxes XYWH, scores, points)')
+  .option('--points-per-side <n>', 'grid points per side (default 32)', positiveInt)
+  .option('--points-per-batch <n>', 'points decoded at once (default 64)', positiveInt)
+  .option('--pred-iou-thresh <x>', 'keep masks with predicted IoU above this (default 0.88)', unitInterval)
+  .option('--stability-score-thresh <x>', 'keep masks with stability score at least this (default 0.95)', unitInterval)
+  .option('--box-nms-thresh <x>', 'box IoU above which duplicates are removed (default 0.7)', unitInterval)
+  .option('--crop-n-layers <n>', 'extra layers of overlapping crops (default 0)', positiveInt)
+  .option('--min-mask-region-area <px>', 'fill holes and remove islands smaller than this (default 0: off)', positiveInt)
+  .action(async (opts) => { await (await import('./sam.ts')).runSamAuto(opts); });
 
 function positiveNumber(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+function unitInterval(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number between 0 and 1');
   return n;
 }
 function positiveInt(v: string): number {

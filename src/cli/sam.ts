@@ -1,14 +1,15 @@
-// `samtutor sam predict`: prompts a SAM-family checkpoint (SAM, MobileSAM; model type detected from the weights)
+// `samtutor sam predict` / `sam auto`: prompts a SAM-family checkpoint (SAM, MobileSAM; model type detected from the weights)
 // on one image. Points "x,y,label" and the box "x0,y0,x1,y1" are in original-image pixels (x = column, y = row).
 // Writes to --out: mask_<i>.png (0/255, original size) per output mask, scores.json, optionally the image embedding
 // (--save-embedding, float32 1x256x64x64 .npy) and logits_<i>.npy (--save-logits, float32 H x W).
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, dispose, tidy } from '../engine/index.ts';
 import { readImage, writeMask } from '../data/image.ts';
 import { readNpy, writeNpy } from '../data/npy.ts';
 import { type LoadedSam, loadSamCheckpoint } from '../models/sam/index.ts';
-import { SamPredictor } from '../models/sam/predictor.ts';
+import { SamPredictor, type SamImage } from '../models/sam/predictor.ts';
+import { type AutoMask, SamAutomaticMaskGenerator, disposeMasks } from '../models/sam/amg.ts';
 import { UsageError } from './usage.ts';
 
 export interface SamPredictOptions {
@@ -82,6 +83,26 @@ function readMaskInput(path: string): Tensor {
   return tidy(() => t.reshape(1, 256, 256).to('float32'));
 }
 
+/** --image as 8-bit RGB (grey replicated). */
+async function readImageArg(path: string): Promise<SamImage> {
+  let img;
+  try {
+    img = await readImage(path, { channels: 3 });
+  } catch (err) {
+    throw new UsageError(`cannot read --image ${path}: ${(err as Error).message}`);
+  }
+  if (img.bitDepth !== 8) throw new UsageError(`Expected an 8-bit image but ${path} has ${img.bitDepth} bits per sample`);
+  return { data: img.data as Uint8Array, width: img.width, height: img.height, channels: 3 };
+}
+
+function loadModelArg(path: string, modelType: string | undefined): LoadedSam {
+  try {
+    return loadSamCheckpoint(path, { modelType: modelType ?? 'auto' });
+  } catch (err) {
+    throw new UsageError(`${path} is not a usable SAM-family checkpoint: ${(err as Error).message}`);
+  }
+}
+
 /** Runs the command; returns the written files and IoU predictions (also printed). */
 export async function runSamPredict(opts: SamPredictOptions): Promise<SamPredictResult> {
   const ckpt = needFile(opts.checkpoint, '--checkpoint');
@@ -93,21 +114,8 @@ export async function runSamPredict(opts: SamPredictOptions): Promise<SamPredict
   if (pts.coords.length === 0 && !box && !maskPath) throw new UsageError('give at least one prompt: --point x,y,label, --box x0,y0,x1,y1 or --mask-input <npy>');
   if (opts.saveEmbedding !== undefined && !opts.saveEmbedding.toLowerCase().endsWith('.npy')) throw new UsageError(`--save-embedding needs a .npy file but received ${opts.saveEmbedding}`);
 
-  let img;
-  try {
-    img = await readImage(imagePath, { channels: 3 });
-  } catch (err) {
-    throw new UsageError(`cannot read --image ${imagePath}: ${(err as Error).message}`);
-  }
-  if (img.bitDepth !== 8) throw new UsageError(`Expected an 8-bit image but ${imagePath} has ${img.bitDepth} bits per sample`);
-
-  let loaded: LoadedSam;
-  try {
-    loaded = loadSamCheckpoint(ckpt, { modelType: opts.modelType ?? 'auto' });
-  } catch (err) {
-    throw new UsageError(`${ckpt} is not a usable SAM-family checkpoint: ${(err as Error).message}`);
-  }
-  const { model, config } = loaded;
+  const img = await readImageArg(imagePath);
+  const { model, config } = loadModelArg(ckpt, opts.modelType);
   let predictor: SamPredictor;
   try {
     predictor = new SamPredictor(model, config);
@@ -124,7 +132,7 @@ export async function runSamPredict(opts: SamPredictOptions): Promise<SamPredict
   }
   const tensors: Tensor[] = maskInput ? [maskInput] : [];
   try {
-    predictor.setImage({ data: img.data as Uint8Array, width: img.width, height: img.height, channels: 3 });
+    predictor.setImage(img);
     const r = predictor.predict({
       ...(pts.coords.length ? { pointCoords: pts.coords, pointLabels: pts.labels } : {}), ...(box ? { box } : {}),
       ...(maskInput ? { maskInput } : {}), multimaskOutput: opts.multimask ?? false, returnLogits: true,
@@ -165,6 +173,90 @@ export async function runSamPredict(opts: SamPredictOptions): Promise<SamPredict
   } finally {
     dispose(tensors);
     predictor.dispose();
+    model.dispose();
+  }
+}
+
+export interface SamAutoOptions {
+  checkpoint: string;
+  modelType?: string;
+  image: string;
+  out: string;
+  pointsPerSide?: number;
+  pointsPerBatch?: number;
+  predIouThresh?: number;
+  stabilityScoreThresh?: number;
+  boxNmsThresh?: number;
+  cropNLayers?: number;
+  minMaskRegionArea?: number;
+}
+
+/**
+ * `samtutor sam auto`: SAM's automatic mask generator on one image. Writes mask_<i>.png (0/255, original size, in
+ * the generator's order) and masks.json (per mask: file, area, bbox XYWH, predicted IoU, stability score, the
+ * prompt point, the crop box), into a temporary folder renamed to --out when complete.
+ */
+export async function runSamAuto(opts: SamAutoOptions): Promise<{ files: string[]; masks: number }> {
+  const ckpt = needFile(opts.checkpoint, '--checkpoint');
+  const imagePath = needFile(opts.image, '--image');
+  if (!opts.out) throw new UsageError('missing --out <dir>');
+  if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new UsageError(`--out ${opts.out} exists and is not a folder`);
+  const img = await readImageArg(imagePath);
+  const { model, config } = loadModelArg(ckpt, opts.modelType);
+  let masks: AutoMask[] = [];
+  try {
+    let generator: SamAutomaticMaskGenerator;
+    try {
+      generator = new SamAutomaticMaskGenerator(model, {
+        pointsPerSide: opts.pointsPerSide, pointsPerBatch: opts.pointsPerBatch, predIouThresh: opts.predIouThresh,
+        stabilityScoreThresh: opts.stabilityScoreThresh, boxNmsThresh: opts.boxNmsThresh, cropNLayers: opts.cropNLayers,
+        minMaskRegionArea: opts.minMaskRegionArea,
+      }, config);
+    } catch (err) {
+      throw new UsageError((err as Error).message.replace(/^SamAutomaticMaskGenerator: /, ''));
+    }
+    masks = generator.generate(img);
+    // Written beside --out first, so a failure leaves no half-written folder behind.
+    const staging = `${opts.out.replace(/\/+$/, '')}.partial-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    try {
+      const entries = [];
+      for (const [i, m] of masks.entries()) {
+        const file = `mask_${i}.png`;
+        const bytes = tidy(() => m.segmentation.to('uint8'));
+        try {
+          await writeMask(join(staging, file), bytes);
+        } finally {
+          bytes.dispose();
+        }
+        entries.push({
+          index: i, file, area: m.area, bbox_xywh: m.bbox, predicted_iou: m.predictedIou, stability_score: m.stabilityScore,
+          point_coords: m.pointCoords, crop_box_xywh: m.cropBox,
+        });
+      }
+      const o = generator.options;
+      const summary = {
+        image: imagePath, model_type: config.name, image_size: { height: img.height, width: img.width }, count: masks.length,
+        settings: {
+          points_per_side: o.pointsPerSide, points_per_batch: o.pointsPerBatch, pred_iou_thresh: o.predIouThresh,
+          stability_score_thresh: o.stabilityScoreThresh, stability_score_offset: o.stabilityScoreOffset, box_nms_thresh: o.boxNmsThresh,
+          crop_n_layers: o.cropNLayers, crop_nms_thresh: o.cropNmsThresh, crop_overlap_ratio: o.cropOverlapRatio,
+          crop_n_points_downscale_factor: o.cropNPointsDownscaleFactor, min_mask_region_area: o.minMaskRegionArea,
+        },
+        masks: entries,
+      };
+      writeFileSync(join(staging, 'masks.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      rmSync(opts.out, { recursive: true, force: true });
+      renameSync(staging, opts.out);
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      throw err;
+    }
+    console.log(`sam auto: ${config.name}, ${masks.length} mask(s) → ${opts.out}`);
+    return { files: [...masks.map((_, i) => join(opts.out, `mask_${i}.png`)), join(opts.out, 'masks.json')], masks: masks.length };
+  } finally {
+    disposeMasks(masks);
     model.dispose();
   }
 }
