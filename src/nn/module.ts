@@ -108,7 +108,20 @@ export abstract class Module {
     if (disposeOld && old && old !== t) old.dispose();
   }
 
-  #replaceFields(old: Tensor | null, t: Tensor | null): void {
+  /**
+   * Replaces a registered child (a Linear by a LoRA-wrapped one, say). Own fields that held the old child are
+   * updated; the old child is returned, not disposed.
+   */
+  replaceModule(name: string, m: Module | null): Module | null {
+    if (!this.#modules.has(name)) throw new Error(`${this.constructor.name} has no submodule "${name}"`);
+    if (m !== null && !(m instanceof Module)) throw new TypeError(`replaceModule: ${name} is not a Module`);
+    const old = this.#modules.get(name) ?? null;
+    this.#modules.set(name, m);
+    this.#replaceFields(old, m);
+    return old;
+  }
+
+  #replaceFields(old: Tensor | Module | null, t: Tensor | Module | null): void {
     if (!old) return;
     const self = this as unknown as Record<string, unknown>;
     for (const key of Object.keys(self)) if (self[key] === old) self[key] = t;

@@ -14,7 +14,7 @@
 // The op sequence follows the official code (views and permutes where it uses them) so that float32 results agree
 // to rounding; the relative-position terms are added in place to the attention logits.
 import { type Tensor, F, tidy, zeros } from '../../engine/index.ts';
-import { Conv2d, GELU, LayerNorm, LayerNorm2d, Linear, MLPBlock, Module, ModuleList, Sequential } from '../../nn/index.ts';
+import { Conv2d, GELU, LayerNorm, LayerNorm2d, Linear, MLPBlock, Module, ModuleList, Sequential, type UnaryModule } from '../../nn/index.ts';
 import { checkPositiveInt, expected, int64Tensor } from './common.ts';
 
 export interface ImageEncoderViTOptions {
@@ -172,6 +172,15 @@ export class ViTAttention extends Module {
   }
 }
 
+/** The adapters of a block (peft.ts addAdapters): unary modules with MSA's Space / MLP / Depth roles. */
+export interface BlockAdapters {
+  space: UnaryModule;
+  mlp: UnaryModule;
+  depth: Module | null;
+  mlpScale: number;
+  partitionBeforeNorm: boolean;
+}
+
 /** Pre-norm transformer block; windowSize > 0 attends within padded windows, 0 globally. */
 export class ViTBlock extends Module {
   readonly windowSize: number;
@@ -179,6 +188,9 @@ export class ViTBlock extends Module {
   readonly attn: ViTAttention;
   readonly norm2: LayerNorm;
   readonly mlp: MLPBlock;
+  /** Medical-SAM-Adapter layout (Space_Adapter, MLP_Adapter, Depth_Adapter), when added. */
+  spaceAdapter: BlockAdapters['space'] | null = null;
+  private adapters: BlockAdapters | null = null;
 
   constructor(dim: number, numHeads: number, o: {
     mlpRatio?: number; qkvBias?: boolean; layerNormEps?: number; useRelPos?: boolean; windowSize?: number; inputSize: [number, number];
@@ -195,8 +207,18 @@ export class ViTBlock extends Module {
     this.mlp = this.registerModule('mlp', new MLPBlock(dim, Math.trunc(dim * (o.mlpRatio ?? 4)), () => new GELU()));
   }
 
+  /** Registers MSA adapters (Space_Adapter, MLP_Adapter, Depth_Adapter) under their published names. */
+  setAdapters(a: BlockAdapters): void {
+    this.registerModule('Space_Adapter', a.space);
+    this.registerModule('MLP_Adapter', a.mlp);
+    if (a.depth) this.registerModule('Depth_Adapter', a.depth);
+    this.spaceAdapter = a.space;
+    this.adapters = a;
+  }
+
   /** x: BxHxWxC → BxHxWxC. */
   forward(x: Tensor): Tensor {
+    if (this.adapters) return this.forwardWithAdapters(x, this.adapters);
     return tidy(() => {
       const ws = this.windowSize;
       let h = this.norm1.forward(x);
@@ -209,6 +231,28 @@ export class ViTBlock extends Module {
       }
       const y = x.add(h);
       return y.add(this.mlp.forward(this.norm2.forward(y)));
+    });
+  }
+
+  // MSA's AdapterBlock: x + Space_Adapter(attn(norm1 x)); then + mlp(xn) + scale · MLP_Adapter(xn).
+  private forwardWithAdapters(x: Tensor, a: BlockAdapters): Tensor {
+    return tidy(() => {
+      const ws = this.windowSize;
+      const hw: [number, number] = [x.shape[1]!, x.shape[2]!];
+      const attend = (t: Tensor): Tensor => a.space.forward(this.attn.forward(t));
+      let h: Tensor;
+      if (ws === 0) {
+        h = attend(this.norm1.forward(x));
+      } else if (a.partitionBeforeNorm) {
+        const { windows, padHw } = windowPartition(x, ws); // padded tokens pass through norm1 (published quirk)
+        h = windowUnpartition(attend(this.norm1.forward(windows)), ws, padHw, hw);
+      } else {
+        const { windows, padHw } = windowPartition(this.norm1.forward(x), ws);
+        h = windowUnpartition(attend(windows), ws, padHw, hw);
+      }
+      const y = x.add(h);
+      const yn = this.norm2.forward(y);
+      return y.add(this.mlp.forward(yn)).add(a.mlp.forward(yn).mul(a.mlpScale));
     });
   }
 }

@@ -27,3 +27,5 @@ export {
 export { LayerNorm2d, MLP, MLPBlock } from './common.ts';
 export * from './resize.ts';
 export * from './predictor.ts';
+export * from './amg.ts';
+export * from './peft.ts';
