@@ -4,12 +4,12 @@
 //
 // --resume continues <run-dir>/last.pth with the run's own config.json; only --epochs (to extend the run) and
 // --time-budget may differ. --time-budget is per session: it is not carried over to a resumed session.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { DataError } from '../data/index.ts';
 import {
-  ConfigError, NotACheckpointError, RunDirError, RunDirectory, buildConfig, methodClass, validateConfig, type EpochRecord,
+  ConfigError, NotACheckpointError, RunDirError, RunDirectory, buildConfig, mergeConfig, methodClass, validateConfig, type EpochRecord,
   type TrainConfig, type TrainerReporter,
 } from '../methods/index.ts';
 import { renderCurves } from './plot.ts';
@@ -29,6 +29,8 @@ export interface TrainOptions {
   bf16?: boolean;
   split?: string;
   resume?: boolean;
+  /** A config layer under --config and the flags (a command's own defaults, e.g. teacher train's). */
+  defaults?: Record<string, unknown>;
 }
 
 const USER_ERRORS = [ConfigError, DataError, RunDirError, NotACheckpointError];
@@ -115,7 +117,8 @@ export async function runTrain(opts: TrainOptions): Promise<void> {
   try {
     const cls = methodClass(opts.method);
     const out = resolve(opts.out);
-    const fresh = opts.resume ? null : buildConfig(opts.config ? readConfigFile(opts.config) : {}, flagConfig(opts));
+    const fresh = opts.resume ? null : buildConfig(mergeConfig(opts.defaults ?? {}, opts.config ? readConfigFile(opts.config) : {}), flagConfig(opts));
+    if (fresh) cls.checkMethodOptions(fresh.methodOptions); // before the run directory exists
     const run = opts.resume ? RunDirectory.open(out) : RunDirectory.create(out);
     const config = fresh ?? resumeConfig(opts, run);
     const trainer = new cls(config, { run, resume: opts.resume === true, reporter: cliReporter() });
@@ -130,4 +133,18 @@ export async function runTrain(opts: TrainOptions): Promise<void> {
     if (isUserError(err)) throw new UsageError(err.message);
     throw err;
   }
+}
+
+export interface TeacherTrainOptions extends Omit<TrainOptions, 'method' | 'defaults'> {
+  arch: string;
+  init?: string;
+}
+
+/** `samtutor teacher train`: the teacher method with MedSAM's optimiser settings as defaults. */
+export async function runTeacherTrain(o: TeacherTrainOptions): Promise<void> {
+  if (o.init !== undefined && !existsSync(o.init)) throw new UsageError(`--init checkpoint not found: ${o.init}`);
+  const defaults = {
+    size: 256, weightDecay: 0.01, lr: o.init ? 1e-4 : 5e-4, methodOptions: { arch: o.arch, init: o.init ? resolve(o.init) : null },
+  };
+  await runTrain({ ...o, method: 'teacher', defaults: o.resume ? undefined : defaults });
 }

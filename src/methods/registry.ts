@@ -2,6 +2,7 @@
 // esp-medsam) are one entry each.
 import { ConfigError } from './configChecks.ts';
 import { SupervisedTrainer } from './supervised.ts';
+import { TeacherTrainer } from './teacher.ts';
 import type { Trainer, TrainerOptions } from './trainer.ts';
 import type { TrainConfig } from './config.ts';
 
@@ -10,6 +11,7 @@ export type TrainerClass = (new (config: TrainConfig, o: TrainerOptions) => Trai
 
 export const METHODS: Readonly<Record<string, TrainerClass>> = Object.freeze({
   supervised: SupervisedTrainer,
+  teacher: TeacherTrainer,
 });
 
 export const METHOD_NAMES: readonly string[] = Object.freeze(Object.keys(METHODS));

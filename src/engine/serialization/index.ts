@@ -63,7 +63,10 @@ function findStateDict(root: unknown, key: string | undefined, path: string): Ma
     return cur;
   }
   while (!hasTensors(cur)) {
-    const next = STATE_DICT_KEYS.map((k) => cur.get(k)).find((v) => v instanceof Map) as Map<unknown, unknown> | undefined;
+    // A samtutor checkpoint ({format: 'samtutor-checkpoint', models: {name: state_dict}}) with one model.
+    const models = cur.get('format') === 'samtutor-checkpoint' ? cur.get('models') : undefined;
+    const only = models instanceof Map && models.size === 1 ? [...models.values()][0] : undefined;
+    const next = (only instanceof Map ? only : STATE_DICT_KEYS.map((k) => cur.get(k)).find((v) => v instanceof Map)) as Map<unknown, unknown> | undefined;
     if (!next) {
       throw new Error(`no state dict found in ${path}: the dict has no tensors and none of the keys ${STATE_DICT_KEYS.join(', ')} (keys: ${keyList(cur) || 'none'}); pass { key } to choose one`);
     }
