@@ -13,7 +13,7 @@ import { readNpy } from '../../../src/data/npy.ts';
 import { type Sam, loadSamCheckpoint } from '../../../src/models/sam/index.ts';
 import { SamPredictor, type SamPrediction } from '../../../src/models/sam/predictor.ts';
 import { PYTHON } from '../../helpers/torchRef.ts';
-import { CHECKPOINT, haveFixture, manifest, maxAbsDiff } from './helpers.ts';
+import { CHECKPOINT, haveFixture, manifest, maxAbsDiff, repoRoot } from './helpers.ts';
 
 // REF_PY (at the end of this file) is hoisted as a const: used only inside before().
 const haveTorch = spawnSync(PYTHON, ['-c', 'import torch, PIL, numpy'], { encoding: 'utf8' }).status === 0;
@@ -56,7 +56,7 @@ describe('SamPredictor vs a PyTorch reference on a new image and prompts', { ski
     const e = loaded.config.imageEncoder, md = loaded.config.maskDecoder;
     assert.equal(e.type, 'vit');
     const config = e.type === 'vit' ? { encoder: { depth: e.depth, heads: e.numHeads, window: e.windowSize, global: e.globalAttnIndexes }, dec_heads: md.transformerNumHeads, dec_depth: md.transformerDepth } : {};
-    const input = JSON.stringify({ checkpoint: CHECKPOINT, config, image: join(dir, 'image.bin'), height: H, width: W, out: dir, cases: CASES });
+    const input = JSON.stringify({ bench_dir: join(repoRoot, 'bench', 'sam'), checkpoint: CHECKPOINT, config, image: join(dir, 'image.bin'), height: H, width: W, out: dir, cases: CASES });
     const r = spawnSync(PYTHON, ['-c', REF_PY], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
     assert.equal(r.status, 0, r.stderr);
     predictor = new SamPredictor(model, loaded.config);
@@ -106,157 +106,20 @@ describe('SamPredictor vs a PyTorch reference on a new image and prompts', { ski
 });
 
 /** The PyTorch reference (reads its arguments as JSON on stdin, writes .npy files to args.out). */
-const REF_PY = String.raw`# A functional PyTorch re-statement of the official segment-anything forward (ImageEncoderViT, PromptEncoder,
-# MaskDecoder, TwoWayTransformer) and SamPredictor's pre/post-processing, reading the state dict directly.
-import json, math, sys
+const REF_PY = String.raw`# SamPredictor's pre/post-processing around bench/sam/sam_functional.py (the official forward re-stated).
+import json, sys
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 args = json.loads(sys.stdin.read())
+sys.path.insert(0, args['bench_dir'])
+from sam_functional import functional_sam
 sd = torch.load(args['checkpoint'], map_location='cpu')
-cfg = args['config']
 torch.set_num_threads(2)
-W_ = lambda k: sd[k]
-
-def ln2d(x, p, eps=1e-6):
-    u = x.mean(1, keepdim=True); s = (x - u).pow(2).mean(1, keepdim=True)
-    x = (x - u) / torch.sqrt(s + eps)
-    return W_(p + '.weight')[:, None, None] * x + W_(p + '.bias')[:, None, None]
-
-def lin(x, p): return F.linear(x, W_(p + '.weight'), sd.get(p + '.bias'))
-
-def get_rel_pos(q, k, rp):
-    qc = torch.arange(q)[:, None] * max(k / q, 1.0); kc = torch.arange(k)[None, :] * max(q / k, 1.0)
-    return rp[((qc - kc) + (k - 1) * max(q / k, 1.0)).long()]
-
-def vit_attn(x, p, heads):
-    B, H, Wd, _ = x.shape
-    qkv = lin(x, p + '.qkv').reshape(B, H * Wd, 3, heads, -1).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv.reshape(3, B * heads, H * Wd, -1).unbind(0)
-    scale = q.shape[-1] ** -0.5
-    attn = (q * scale) @ k.transpose(-2, -1)
-    Rh = get_rel_pos(H, H, W_(p + '.rel_pos_h')); Rw = get_rel_pos(Wd, Wd, W_(p + '.rel_pos_w'))
-    r_q = q.reshape(B * heads, H, Wd, -1)
-    rel_h = torch.einsum('bhwc,hkc->bhwk', r_q, Rh); rel_w = torch.einsum('bhwc,wkc->bhwk', r_q, Rw)
-    attn = (attn.view(B * heads, H, Wd, H, Wd) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]).view(B * heads, H * Wd, H * Wd)
-    attn = attn.softmax(dim=-1)
-    x = (attn @ v).view(B, heads, H, Wd, -1).permute(0, 2, 3, 1, 4).reshape(B, H, Wd, -1)
-    return lin(x, p + '.proj')
-
-def encoder(x):
-    e = cfg['encoder']; ws = e['window']
-    x = F.conv2d(x, W_('image_encoder.patch_embed.proj.weight'), W_('image_encoder.patch_embed.proj.bias'), stride=16).permute(0, 2, 3, 1)
-    x = x + W_('image_encoder.pos_embed')
-    for i in range(e['depth']):
-        p = f'image_encoder.blocks.{i}'
-        sc = x
-        x = F.layer_norm(x, (x.shape[-1],), W_(p + '.norm1.weight'), W_(p + '.norm1.bias'), 1e-6)
-        win = i not in e['global']
-        if win:
-            B, H, Wd, C = x.shape
-            ph = (ws - H % ws) % ws; pw = (ws - Wd % ws) % ws
-            x = F.pad(x, (0, 0, 0, pw, 0, ph)); Hp, Wp = H + ph, Wd + pw
-            x = x.view(B, Hp // ws, ws, Wp // ws, ws, C).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
-        x = vit_attn(x, p + '.attn', e['heads'])
-        if win:
-            x = x.view(B, Hp // ws, Wp // ws, ws, ws, -1).permute(0, 1, 3, 2, 4, 5).contiguous().view(B, Hp, Wp, -1)[:, :H, :Wd, :].contiguous()
-        x = sc + x
-        y = F.layer_norm(x, (x.shape[-1],), W_(p + '.norm2.weight'), W_(p + '.norm2.bias'), 1e-6)
-        x = x + lin(F.gelu(lin(y, p + '.mlp.lin1')), p + '.mlp.lin2')
-    x = x.permute(0, 3, 1, 2)
-    x = ln2d(F.conv2d(x, W_('image_encoder.neck.0.weight')), 'image_encoder.neck.1')
-    return ln2d(F.conv2d(x, W_('image_encoder.neck.2.weight'), padding=1), 'image_encoder.neck.3')
-
-G = W_('prompt_encoder.pe_layer.positional_encoding_gaussian_matrix')
-def pe_enc(c):
-    c = (2 * c - 1) @ G; c = 2 * np.pi * c
-    return torch.cat([torch.sin(c), torch.cos(c)], dim=-1)
-def pe_coords(c):
-    c = c.clone(); c[..., 0] = c[..., 0] / 1024; c[..., 1] = c[..., 1] / 1024
-    return pe_enc(c.to(torch.float))
-pemb = lambda i: W_(f'prompt_encoder.point_embeddings.{i}.weight')
-
-def prompt_encoder(points, boxes, masks):
-    bs = points[0].shape[0] if points is not None else boxes.shape[0] if boxes is not None else masks.shape[0] if masks is not None else 1
-    sparse = torch.empty((bs, 0, G.shape[1] * 2))
-    if points is not None:
-        pts, labels = points; pts = pts + 0.5
-        if boxes is None:
-            pts = torch.cat([pts, torch.zeros((pts.shape[0], 1, 2))], dim=1)
-            labels = torch.cat([labels, -torch.ones((labels.shape[0], 1))], dim=1)
-        pe = pe_coords(pts)
-        pe[labels == -1] = 0.0
-        pe[labels == -1] += W_('prompt_encoder.not_a_point_embed.weight')
-        pe[labels == 0] += pemb(0); pe[labels == 1] += pemb(1)
-        sparse = torch.cat([sparse, pe], dim=1)
-    if boxes is not None:
-        ce = pe_coords((boxes + 0.5).reshape(-1, 2, 2))
-        ce[:, 0, :] += pemb(2); ce[:, 1, :] += pemb(3)
-        sparse = torch.cat([sparse, ce], dim=1)
-    if masks is not None:
-        p = 'prompt_encoder.mask_downscaling'
-        x = F.gelu(ln2d(F.conv2d(masks, W_(p + '.0.weight'), W_(p + '.0.bias'), stride=2), p + '.1'))
-        x = F.gelu(ln2d(F.conv2d(x, W_(p + '.3.weight'), W_(p + '.3.bias'), stride=2), p + '.4'))
-        dense = F.conv2d(x, W_(p + '.6.weight'), W_(p + '.6.bias'))
-    else:
-        dense = W_('prompt_encoder.no_mask_embed.weight').reshape(1, -1, 1, 1).expand(bs, -1, 64, 64)
-    return sparse, dense
-
-def dense_pe():
-    g = torch.ones((64, 64)); y = (g.cumsum(0) - 0.5) / 64; x = (g.cumsum(1) - 0.5) / 64
-    return pe_enc(torch.stack([x, y], dim=-1)).permute(2, 0, 1).unsqueeze(0)
-
-def dattn(q, k, v, p, heads):
-    q, k, v = lin(q, p + '.q_proj'), lin(k, p + '.k_proj'), lin(v, p + '.v_proj')
-    sep = lambda x: x.reshape(x.shape[0], x.shape[1], heads, x.shape[2] // heads).transpose(1, 2)
-    q, k, v = sep(q), sep(k), sep(v)
-    a = (q @ k.permute(0, 1, 3, 2)) / math.sqrt(q.shape[-1])
-    o = torch.softmax(a, dim=-1) @ v
-    o = o.transpose(1, 2); o = o.reshape(o.shape[0], o.shape[1], -1)
-    return lin(o, p + '.out_proj')
-
-def lnorm(x, p): return F.layer_norm(x, (x.shape[-1],), W_(p + '.weight'), W_(p + '.bias'), 1e-5)
-
-def transformer(img, img_pe, pt):
-    t = 'mask_decoder.transformer'; h = cfg['dec_heads']
-    img = img.flatten(2).permute(0, 2, 1); img_pe = img_pe.flatten(2).permute(0, 2, 1)
-    q, k = pt, img
-    for i in range(cfg['dec_depth']):
-        p = f'{t}.layers.{i}'
-        if i == 0: q = dattn(q, q, q, p + '.self_attn', h)
-        else: qq = q + pt; q = q + dattn(qq, qq, q, p + '.self_attn', h)
-        q = lnorm(q, p + '.norm1')
-        q = lnorm(q + dattn(q + pt, k + img_pe, k, p + '.cross_attn_token_to_image', h), p + '.norm2')
-        q = lnorm(q + lin(F.relu(lin(q, p + '.mlp.lin1')), p + '.mlp.lin2'), p + '.norm3')
-        k = lnorm(k + dattn(k + img_pe, q + pt, q, p + '.cross_attn_image_to_token', h), p + '.norm4')
-    q = lnorm(q + dattn(q + pt, k + img_pe, k, f'{t}.final_attn_token_to_image', h), f'{t}.norm_final_attn')
-    return q, k
-
-def mlp(x, p, n):
-    for j in range(n):
-        x = lin(x, f'{p}.layers.{j}'); x = F.relu(x) if j < n - 1 else x
-    return x
-
-def decoder(emb, sparse, dense, multimask):
-    m = 'mask_decoder'; nmt = 4
-    out_tok = torch.cat([W_(m + '.iou_token.weight'), W_(m + '.mask_tokens.weight')], dim=0).unsqueeze(0).expand(sparse.shape[0], -1, -1)
-    tokens = torch.cat((out_tok, sparse), dim=1)
-    src = torch.repeat_interleave(emb, tokens.shape[0], dim=0) + dense
-    pos = torch.repeat_interleave(dense_pe(), tokens.shape[0], dim=0)
-    b, c, h, w = src.shape
-    hs, src = transformer(src, pos, tokens)
-    src = src.transpose(1, 2).view(b, c, h, w)
-    u = m + '.output_upscaling'
-    up = F.gelu(ln2d(F.conv_transpose2d(src, W_(u + '.0.weight'), W_(u + '.0.bias'), stride=2), u + '.1'))
-    up = F.gelu(F.conv_transpose2d(up, W_(u + '.3.weight'), W_(u + '.3.bias'), stride=2))
-    hyper = torch.stack([mlp(hs[:, 1 + i, :], f'{m}.output_hypernetworks_mlps.{i}', 3) for i in range(nmt)], dim=1)
-    b, c, h, w = up.shape
-    masks = (hyper @ up.view(b, c, h * w)).view(b, -1, h, w)
-    iou = mlp(hs[:, 0, :], m + '.iou_prediction_head', 3)
-    s = slice(1, None) if multimask else slice(0, 1)
-    return masks[:, s], iou[:, s]
+_sam = functional_sam(sd, args['config'])
+encoder, prompt_encoder, decoder = _sam.encoder, _sam.prompt_encoder, _sam.decoder
 
 with torch.no_grad():
     H, Wd = args['height'], args['width']
