@@ -34,43 +34,39 @@ program
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-program
+/** The options every training command shares (train, teacher train); help texts may differ per command. */
+function runOptions(cmd: Command, help: { size: string; lr: string; out: string }): Command {
+  return cmd
+    .requiredOption('--data <dir>', 'dataset folder (repeat for several)', collect)
+    .requiredOption('--out <run-dir>', help.out)
+    .option('--config <file>', 'JSON config; command-line flags override it')
+    .option('--size <px>', help.size, positiveInt)
+    .option('--epochs <n>', 'epochs', positiveInt)
+    .option('--batch <n>', 'batch size', positiveInt)
+    .option('--lr <x>', help.lr, positiveNumber)
+    .option('--seed <n>', 'random seed', positiveInt)
+    .option('--time-budget <minutes>', 'stop after this much training time (checkpoints stay resumable)', positiveNumber)
+    .option('--bf16', 'bf16 autocast for forward passes')
+    .option('--split <file>', 'a split JSON to reuse (default: <run-dir>/split.json, created when missing)')
+    .option('--resume', 'continue the run in <run-dir> exactly where its last checkpoint left off');
+}
+
+runOptions(program
   .command('train')
   .description('train a student (or, with later methods, a student and its teacher) and write a run directory')
-  .requiredOption('--method <name>', 'training method: supervised')
-  .requiredOption('--data <dir>', 'dataset folder (repeat for several)', collect)
-  .requiredOption('--out <run-dir>', 'run directory: config, checkpoints, metrics.jsonl, curves')
-  .option('--config <file>', 'JSON config; command-line flags override it')
-  .option('--size <px>', 'model input size (2D: side; 3D: patch side)', positiveInt)
-  .option('--epochs <n>', 'epochs', positiveInt)
-  .option('--batch <n>', 'batch size', positiveInt)
-  .option('--lr <x>', 'learning rate', positiveNumber)
-  .option('--seed <n>', 'random seed', positiveInt)
-  .option('--time-budget <minutes>', 'stop after this much training time (checkpoints stay resumable)', positiveNumber)
-  .option('--bf16', 'bf16 autocast for forward passes')
-  .option('--split <file>', 'a split JSON to reuse (default: <run-dir>/split.json, created when missing)')
-  .option('--resume', 'continue the run in <run-dir> exactly where its last checkpoint left off')
-  .action(async (opts) => (await import('./train.ts')).runTrain(opts));
+  .requiredOption('--method <name>', 'training method: supervised, teacher'), {
+  out: 'run directory: config, checkpoints, metrics.jsonl, curves', size: 'model input size (2D: side; 3D: patch side)', lr: 'learning rate',
+}).action(async (opts) => (await import('./train.ts')).runTrain(opts));
 
 const teacher = program.command('teacher').description('SAM teachers for the guidance methods');
-teacher
+runOptions(teacher
   .command('train')
   .description('MedSAM-style prompted training of a SAM-family model (jittered ground-truth boxes, sampled points)')
   .requiredOption('--arch <name>', 'custom (a small ViT, about 6 M parameters), vit_b, vit_t / mobile_sam (1024 only)')
-  .option('--init <checkpoint>', 'start from a SAM-family checkpoint (resized to --size for ViTs); default: from scratch')
-  .requiredOption('--data <dir>', 'dataset folder (repeat for several)', collect)
-  .requiredOption('--out <run-dir>', 'run directory, as for train; best.pth loads in sam predict')
-  .option('--size <px>', 'input size, a multiple of 16 (256 or 1024; default 256)', positiveInt)
-  .option('--config <file>', 'JSON config (methodOptions: boxJitter, pointProb, points, ...); flags override it')
-  .option('--epochs <n>', 'epochs', positiveInt)
-  .option('--batch <n>', 'batch size', positiveInt)
-  .option('--lr <x>', 'learning rate (default 5e-4 from scratch, 1e-4 with --init)', positiveNumber)
-  .option('--seed <n>', 'random seed', positiveInt)
-  .option('--time-budget <minutes>', 'stop after this much training time (checkpoints stay resumable)', positiveNumber)
-  .option('--bf16', 'bf16 autocast for forward passes')
-  .option('--split <file>', 'a split JSON to reuse')
-  .option('--resume', 'continue the run in <run-dir>')
-  .action(async (opts) => (await import('./train.ts')).runTeacherTrain(opts));
+  .option('--init <checkpoint>', 'start from a SAM-family checkpoint (resized to --size for ViTs); default: from scratch'), {
+  out: 'run directory, as for train; best.pth loads in sam predict', size: 'input size, a multiple of 16 (256 or 1024; default 256)',
+  lr: 'learning rate (default 5e-4 from scratch, 1e-4 with --init)',
+}).action(async (opts) => (await import('./train.ts')).runTeacherTrain(opts));
 
 program
   .command('predict')
