@@ -58,7 +58,7 @@ test('samtutor train: bad flags and paths exit 2 with one line and leave no run 
   t.after(cleanup);
   await makeDataset2d(join(dir, 'data'), 4);
   const cases: [string[], RegExp][] = [
-    [['--method', 'nope', '--data', join(dir, 'data')], /^samtutor: unknown method "nope" \(valid: supervised\)$/],
+    [['--method', 'nope', '--data', join(dir, 'data')], /^samtutor: unknown method "nope" \(valid: supervised, teacher\)$/],
     [['--method', 'supervised', '--data', join(dir, 'missing')], /^samtutor: dataset folder not found: .*missing$/],
     [['--method', 'supervised', '--data', join(dir, 'data'), '--lr', 'fast'], /^samtutor: error: option '--lr <x>' argument 'fast' is invalid/],
   ];

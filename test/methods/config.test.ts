@@ -41,7 +41,7 @@ test('validateConfig: unknown keys and bad values fail with sharp-style messages
 test('registry: known methods by name; an unknown name lists the valid ones', () => {
   assert.equal(methodClass('supervised'), SupervisedTrainer);
   assert.ok(Object.isFrozen(METHODS));
-  assert.throws(() => methodClass('mugu-typo'), (e: Error) => e instanceof ConfigError && e.message === 'unknown method "mugu-typo" (valid: supervised)');
+  assert.throws(() => methodClass('mugu-typo'), (e: Error) => e instanceof ConfigError && e.message === 'unknown method "mugu-typo" (valid: supervised, teacher)');
   assert.throws(() => methodClass('toString'), /unknown method "toString"/, 'inherited object keys are not methods');
   assert.throws(() => new SupervisedTrainer(buildConfig({ methodOptions: { ema: 0.99 } }, base), { run: null as never }), /method supervised takes no methodOptions \(received ema\)/);
 });
