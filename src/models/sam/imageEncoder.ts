@@ -188,9 +188,7 @@ export class ViTBlock extends Module {
   readonly attn: ViTAttention;
   readonly norm2: LayerNorm;
   readonly mlp: MLPBlock;
-  /** Medical-SAM-Adapter layout (Space_Adapter, MLP_Adapter, Depth_Adapter), when added. */
-  spaceAdapter: BlockAdapters['space'] | null = null;
-  private adapters: BlockAdapters | null = null;
+  #adapters: BlockAdapters | null = null;
 
   constructor(dim: number, numHeads: number, o: {
     mlpRatio?: number; qkvBias?: boolean; layerNormEps?: number; useRelPos?: boolean; windowSize?: number; inputSize: [number, number];
@@ -212,13 +210,17 @@ export class ViTBlock extends Module {
     this.registerModule('Space_Adapter', a.space);
     this.registerModule('MLP_Adapter', a.mlp);
     if (a.depth) this.registerModule('Depth_Adapter', a.depth);
-    this.spaceAdapter = a.space;
-    this.adapters = a;
+    this.#adapters = a;
+  }
+
+  /** The Medical-SAM-Adapter layout (Space_Adapter, MLP_Adapter, Depth_Adapter), when added. */
+  get adapters(): BlockAdapters | null {
+    return this.#adapters;
   }
 
   /** x: BxHxWxC → BxHxWxC. */
   forward(x: Tensor): Tensor {
-    if (this.adapters) return this.forwardWithAdapters(x, this.adapters);
+    if (this.#adapters) return this.forwardWithAdapters(x, this.#adapters);
     return tidy(() => {
       const ws = this.windowSize;
       let h = this.norm1.forward(x);

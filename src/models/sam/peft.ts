@@ -58,7 +58,7 @@ export function addAdapters(encoder: ImageEncoderViT, o: AdapterOptions = {}): s
   if (!(encoder instanceof ImageEncoderViT)) throw new TypeError('addAdapters: expected a SAM ViT image encoder (TinyViT has no adapter layout)');
   const D = encoder.embedDim;
   for (const block of encoder.blocks) {
-    if (block.spaceAdapter) throw new Error('addAdapters: the encoder already has adapters');
+    if (block.adapters) throw new Error('addAdapters: the encoder already has adapters');
     block.setAdapters({
       space: new SamAdapter(D, { mlpRatio: o.mlpRatio }),
       mlp: new SamAdapter(D, { mlpRatio: o.mlpRatio, skipConnect: false }),
