@@ -1,8 +1,9 @@
 // bench/supervised: the supervised student trained by samtutor and by PyTorch on one split, budget and thread count.
 //
 //   node --import tsx bench/supervised/run.ts [--tasks 2d,3d] [--precision fp32|bf16] [--threads 2]
-//       [--probe-minutes 3] [--recipe '{"2d": {"epochs": 30}}'] [--reference run|recorded|probe]
-//       [--out bench/out/supervised] [--results bench/results/supervised.json] [--python /usr/bin/python3]
+//       [--phases main,throughput] [--probe-minutes 1.5] [--rounds 3] [--recipe '{"2d": {"epochs": 30}}']
+//       [--reference run|recorded|none] [--out bench/out/supervised] [--results bench/results/supervised.json]
+//       [--python /usr/bin/python3]
 //
 // Per task (2d: polyp-kvasir-256 in 40 min; 3d: mri-hippocampus in 20 min), from the repository root:
 //  1. `samtutor train --method supervised --data ../shared/data/<set> --out <out>/<task>/samtutor-<precision>
@@ -16,17 +17,24 @@
 //     same initial weights, data order, patches and augmentation draws; same budget and threads), its held-out
 //     masks scored by the same `samtutor evaluate`; the first epoch's training loss of both sides is printed as a
 //     check that they compute the same thing;
-//  5. training throughput in the other precision: a --probe-minutes run per side (0 skips it).
+//  5. training throughput (the `throughput` phase), fp32 and bf16: --rounds paired probes, each a samtutor and a
+//     PyTorch training run of --probe-minutes (whole epochs, on the main run's split and config), the two sides
+//     alternating who goes first. Each side's figure is the median over rounds, the ratio the median of the
+//     per-round ratios. Pairing matters here: this VM's speed drifts by 10 % over tens of minutes (one 45-epoch
+//     run ranged 14.6–17.8 images/s), so a 40-min run on one side against a 3-min probe on the other measured the
+//     drift as much as the software. The main runs' own mean images/s are recorded as well (mainRunImagesPerSec).
 // Prints one table (Dice, HD95, time to best, train / inference images/s in fp32 and bf16, samtutor / PyTorch) and
-// the acceptance checks (2D Dice ≥ 0.78 within 40 min, 3D ≥ 0.80 within 20 min, training throughput ≥ 0.95× PyTorch),
-// and merges the results into bench/results/supervised.json. `--reference recorded` reuses the PyTorch rows stored
-// there (same recipe required) instead of training the reference again; `--reference probe` measures only PyTorch's
-// training throughput (a probe per precision on samtutor's split and config), not its Dice.
+// the acceptance checks (2D Dice ≥ 0.78 within 40 min, 3D ≥ 0.80 within 20 min, training throughput ≥ 0.95× PyTorch
+// in both precisions), and merges the results into bench/results/supervised.json. `--reference recorded` reuses the
+// PyTorch Dice rows stored there (same recipe required) instead of training the reference again; `--reference none`
+// trains no reference for Dice. `--phases throughput` re-measures only the throughput of an earlier main run (its
+// run directory and recorded samtutor row are reused).
 //
-// Duration on this 2-core machine with the defaults: 40 + 40 min (2D) + 20 + 20 min (3D) of training, 4 probes of
-// 3 min, prediction and evaluation a few minutes: about 2 h 15 min (1 h 15 min with --reference recorded). Run
-// nothing else meanwhile: both sides use every core and the budgets are wall-clock. Choose `epochs` so that the
-// poly schedule ends near the budget: after a first run, metrics.jsonl's epochSeconds tells how many fit.
+// Duration on this 2-core machine with the defaults: 40 + 40 min (2D) + 20 + 20 min (3D) of training, 2 × 3 × 2
+// probes of about 2 min per task, prediction and evaluation a few minutes: about 2 h 50 min (1 h 50 min with
+// --reference recorded; 50 min for --phases throughput). Run nothing else meanwhile: both sides use every core and
+// the budgets are wall-clock. Choose `epochs` so that the poly schedule ends near the budget: after a first run,
+// metrics.jsonl's epochSeconds tells how many fit.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -44,8 +52,12 @@ interface Recipe {
 interface Side {
   dice: number | null; hd95: number | null; perLabel: Record<string, { dice: number | null; hd95: number | null }>; cases: number;
   timeToBestMin: number | null; trainMin: number | null; firstEpochLoss: number | null;
+  /** Training images/s from the paired probes (median over rounds); the main run's own mean is mainRunImagesPerSec. */
   trainImagesPerSec: Partial<Record<Prec, number | null>>; inferImagesPerSec: Partial<Record<Prec, number | null>>;
+  mainRunImagesPerSec: Partial<Record<Prec, number | null>>;
 }
+/** One paired throughput round: both sides' training images/s in one precision, and who ran first. */
+interface ProbeRound { precision: Prec; first: 'samtutor' | 'pytorch'; samtutor: number; pytorch: number; ratio: number }
 
 // 2D at 192² (≈ 9 images/s fp32 here → ~90 s per epoch of 800 images with validation); 3D with the trainer's
 // automatic patch (median case shape, 40×56×40) and batch 2. Change them with --recipe.
@@ -59,18 +71,20 @@ process.chdir(REPO); // data paths are relative to the repository root (../share
 const { values: args } = parseArgs({
   options: {
     tasks: { type: 'string', default: '2d,3d' }, precision: { type: 'string', default: 'fp32' }, threads: { type: 'string', default: '2' },
-    'probe-minutes': { type: 'string', default: '3' }, recipe: { type: 'string', default: '{}' }, reference: { type: 'string', default: 'run' },
+    phases: { type: 'string', default: 'main,throughput' }, 'probe-minutes': { type: 'string', default: '1.5' }, rounds: { type: 'string', default: '3' },
+    recipe: { type: 'string', default: '{}' }, reference: { type: 'string', default: 'run' },
     out: { type: 'string', default: 'bench/out/supervised' }, results: { type: 'string', default: 'bench/results/supervised.json' },
     python: { type: 'string', default: '/usr/bin/python3' },
   },
 });
 const tasks = args.tasks!.split(',') as Task[];
+const phases = new Set(args.phases!.split(','));
 const precision = args.precision as Prec;
-const other: Prec = precision === 'fp32' ? 'bf16' : 'fp32';
-const threads = Number(args.threads), probeMin = Number(args['probe-minutes']);
+const threads = Number(args.threads), probeMin = Number(args['probe-minutes']), rounds = Number(args.rounds);
 const overrides = JSON.parse(args.recipe!) as Partial<Record<Task, Partial<Recipe>>>;
-if (!tasks.every((t) => t in RECIPES) || !['fp32', 'bf16'].includes(precision) || !['run', 'recorded', 'probe'].includes(args.reference!)) {
-  throw new Error('usage: --tasks 2d,3d --precision fp32|bf16 --reference run|recorded|probe (see the header of bench/supervised/run.ts)');
+if (!tasks.every((t) => t in RECIPES) || !['fp32', 'bf16'].includes(precision) || !['run', 'recorded', 'none'].includes(args.reference!)
+  || ![...phases].every((p) => p === 'main' || p === 'throughput') || !(probeMin > 0) || !Number.isInteger(rounds) || rounds < 1) {
+  throw new Error('usage: --tasks 2d,3d --precision fp32|bf16 --phases main,throughput --probe-minutes >0 --rounds >=1 --reference run|recorded|none (see the header of bench/supervised/run.ts)');
 }
 const env = { ...process.env, SAMTUTOR_THREADS: String(threads) };
 
@@ -166,105 +180,144 @@ async function samtutorSide(task: Task, r: Recipe, dir: string): Promise<Side> {
     infer[prec] = heldout.length > 1 ? (heldout.length - 1) / Math.max(all.seconds - one.seconds, 1e-3) : null;
   }
   const scores = await evaluate(join(dir, `pred-${precision}`), `../shared/data/${r.data}`, join(dir, 'eval-samtutor.json'));
-  const trainImagesPerSec: Side['trainImagesPerSec'] = { [precision]: log.perSec };
-  if (probeMin > 0) {
-    const probeDir = join(dir, `samtutor-probe-${other}`);
-    rmSync(probeDir, { recursive: true, force: true });
-    console.error(`\n[${task}] samtutor throughput probe, ${probeMin} min, ${other}`);
-    await samtutor(trainArgs(r, dir, probeDir, probeMin, other, join(runDir, 'split.json')));
-    trainImagesPerSec[other] = trainLog(probeDir).perSec;
-  }
   const min = (s: number | null): number | null => (s === null ? null : s / 60);
-  return { ...scores, timeToBestMin: min(log.timeToBestS), trainMin: min(log.trainS), firstEpochLoss: log.firstLoss, trainImagesPerSec, inferImagesPerSec: infer };
-}
-
-async function pytorchSide(task: Task, r: Recipe, dir: string): Promise<Side> {
-  const runDir = join(dir, `samtutor-${precision}`);
-  const split = join(runDir, 'split.json');
-  if (!existsSync(split)) throw new Error(`${split} not found: the reference trains on samtutor's split and config (run the samtutor side first)`);
-  const cfg = readJson(join(runDir, 'config.json'));
-  const dims = (cfg.model as { spatialDims: 2 | 3 }).spatialDims;
-  const flags = referenceFlags(cfg, dims);
-  const ref = (minutes: number, prec: Prec, extra: string[]) => run(args.python!, ['bench/supervised/reference.py', '--data', `../shared/data/${r.data}`,
-    '--dims', String(dims), '--split', split, ...flags, '--time-budget', String(minutes), '--threads', String(threads), ...(prec === 'bf16' ? ['--bf16'] : []), ...extra]);
-  const events = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-  console.error(`\n[${task}] PyTorch reference, ${r.minutes} min, ${precision}`);
-  const pred = join(dir, 'pytorch-pred');
-  rmSync(pred, { recursive: true, force: true });
-  const ev = events((await ref(r.minutes, precision, ['--pred-out', pred])).stdout);
-  const final = ev.find((e) => e.event === 'final')!;
-  const scores = await evaluate(join(pred, precision), `../shared/data/${r.data}`, join(dir, 'eval-pytorch.json'));
-  const trainImagesPerSec: Side['trainImagesPerSec'] = { [precision]: final.train_images_per_s };
-  if (probeMin > 0) {
-    console.error(`\n[${task}] PyTorch throughput probe, ${probeMin} min, ${other}`);
-    const probe = events((await ref(probeMin, other, ['--infer-precisions', 'none', '--val-every', '1000000'])).stdout);
-    trainImagesPerSec[other] = probe.find((e) => e.event === 'final')!.train_images_per_s;
-  }
   return {
-    ...scores, timeToBestMin: final.time_to_best_s / 60, trainMin: final.training_s / 60, firstEpochLoss: ev.find((e) => e.event === 'epoch')?.loss ?? null,
-    trainImagesPerSec, inferImagesPerSec: { fp32: final.infer.fp32?.infer_images_per_s ?? null, bf16: final.infer.bf16?.infer_images_per_s ?? null },
+    ...scores, timeToBestMin: min(log.timeToBestS), trainMin: min(log.trainS), firstEpochLoss: log.firstLoss,
+    trainImagesPerSec: {}, inferImagesPerSec: infer, mainRunImagesPerSec: { [precision]: log.perSec },
   };
 }
 
-/** --reference probe: PyTorch's training throughput only (a probe in each precision), no full reference run. */
-async function pytorchProbeSide(task: Task, r: Recipe, dir: string): Promise<Side> {
-  if (probeMin <= 0) throw new Error('--reference probe needs --probe-minutes > 0');
+/** samtutor's main run directory for a task: the reference and the probes train on its split and resolved config. */
+function mainRun(dir: string): { runDir: string; split: string; cfg: Record<string, any>; dims: 2 | 3 } {
   const runDir = join(dir, `samtutor-${precision}`);
+  const split = join(runDir, 'split.json');
+  if (!existsSync(split)) throw new Error(`${split} not found: the reference and the probes train on samtutor's split and config (run the main phase first)`);
   const cfg = readJson(join(runDir, 'config.json'));
-  const dims = (cfg.model as { spatialDims: 2 | 3 }).spatialDims;
-  const flags = referenceFlags(cfg, dims);
-  const trainImagesPerSec: Side['trainImagesPerSec'] = {};
-  let firstEpochLoss: number | null = null;
+  return { runDir, split, cfg, dims: (cfg.model as { spatialDims: 2 | 3 }).spatialDims };
+}
+
+/** reference.py on samtutor's split and config; resolves with its JSON events. */
+async function reference(r: Recipe, dir: string, minutes: number, prec: Prec, extra: string[], quiet = false): Promise<Record<string, any>[]> {
+  const { split, cfg, dims } = mainRun(dir);
+  const { stdout } = await run(args.python!, ['bench/supervised/reference.py', '--data', `../shared/data/${r.data}`, '--dims', String(dims),
+    '--split', split, ...referenceFlags(cfg, dims), '--time-budget', String(minutes), '--threads', String(threads),
+    ...(prec === 'bf16' ? ['--bf16'] : []), ...extra], quiet);
+  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+}
+
+async function pytorchSide(task: Task, r: Recipe, dir: string): Promise<Side> {
+  console.error(`\n[${task}] PyTorch reference, ${r.minutes} min, ${precision}`);
+  const pred = join(dir, 'pytorch-pred');
+  rmSync(pred, { recursive: true, force: true });
+  const ev = await reference(r, dir, r.minutes, precision, ['--pred-out', pred]);
+  const final = ev.find((e) => e.event === 'final')!;
+  const scores = await evaluate(join(pred, precision), `../shared/data/${r.data}`, join(dir, 'eval-pytorch.json'));
+  return {
+    ...scores, timeToBestMin: final.time_to_best_s / 60, trainMin: final.training_s / 60, firstEpochLoss: ev.find((e) => e.event === 'epoch')?.loss ?? null,
+    trainImagesPerSec: {}, inferImagesPerSec: { fp32: final.infer.fp32?.infer_images_per_s ?? null, bf16: final.infer.bf16?.infer_images_per_s ?? null },
+    mainRunImagesPerSec: { [precision]: final.train_images_per_s },
+  };
+}
+
+const median = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+
+/** The throughput phase: `rounds` paired probes per precision, the sides alternating who goes first. */
+async function throughputProbes(task: Task, r: Recipe, dir: string): Promise<{ rounds: ProbeRound[]; firstEpochLoss: Partial<Record<Prec, { samtutor: number | null; pytorch: number | null }>> }> {
+  const { split } = mainRun(dir);
+  const out: ProbeRound[] = [];
+  const firstEpochLoss: Partial<Record<Prec, { samtutor: number | null; pytorch: number | null }>> = {};
   for (const prec of ['fp32', 'bf16'] as const) {
-    console.error(`\n[${task}] PyTorch throughput probe, ${probeMin} min, ${prec}`);
-    const { stdout } = await run(args.python!, ['bench/supervised/reference.py', '--data', `../shared/data/${r.data}`, '--dims', String(dims),
-      '--split', join(runDir, 'split.json'), ...flags, '--time-budget', String(probeMin), '--threads', String(threads),
-      ...(prec === 'bf16' ? ['--bf16'] : []), '--infer-precisions', 'none', '--val-every', '1000000']);
-    const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-    trainImagesPerSec[prec] = events.find((e) => e.event === 'final')!.train_images_per_s;
-    // Same split, seed and config as samtutor's main run: the first epoch's loss in that precision should agree.
-    if (prec === precision) firstEpochLoss = events.find((e) => e.event === 'epoch')?.loss ?? null;
+    for (let k = 0; k < rounds; k++) {
+      const first = k % 2 === 0 ? 'samtutor' : 'pytorch';
+      const rate: { samtutor?: number; pytorch?: number } = {};
+      for (const side of first === 'samtutor' ? ['samtutor', 'pytorch'] as const : ['pytorch', 'samtutor'] as const) {
+        console.error(`[${task}] throughput probe ${prec} round ${k + 1}/${rounds}: ${side}, ${probeMin} min`);
+        if (side === 'samtutor') {
+          const probeDir = join(dir, `probe-samtutor-${prec}`);
+          rmSync(probeDir, { recursive: true, force: true });
+          await samtutor(trainArgs(r, dir, probeDir, probeMin, prec, split), true);
+          const log = trainLog(probeDir);
+          rate.samtutor = log.perSec!;
+          if (k === 0) firstEpochLoss[prec] = { ...firstEpochLoss[prec], samtutor: log.firstLoss } as never;
+        } else {
+          const ev = await reference(r, dir, probeMin, prec, ['--infer-precisions', 'none', '--val-every', '1000000'], true);
+          rate.pytorch = ev.find((e) => e.event === 'final')!.train_images_per_s;
+          if (k === 0) firstEpochLoss[prec] = { ...firstEpochLoss[prec], pytorch: ev.find((e) => e.event === 'epoch')?.loss ?? null } as never;
+        }
+      }
+      out.push({ precision: prec, first, samtutor: rate.samtutor!, pytorch: rate.pytorch!, ratio: rate.samtutor! / rate.pytorch! });
+      console.error(`[${task}]   ${prec}: samtutor ${rate.samtutor!.toFixed(2)}, PyTorch ${rate.pytorch!.toFixed(2)} images/s, ratio ${(rate.samtutor! / rate.pytorch!).toFixed(3)}`);
+    }
   }
-  return { dice: null, hd95: null, perLabel: {}, cases: 0, timeToBestMin: null, trainMin: null, firstEpochLoss, trainImagesPerSec, inferImagesPerSec: {} };
+  return { rounds: out, firstEpochLoss };
 }
 
 const f = (v: number | null | undefined, d = 3): string => (v === null || v === undefined ? '-' : v.toFixed(d));
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a && b ? a / b : null);
-const previous = existsSync(args.results!) ? readJson<{ tasks?: Record<string, { recipe: Recipe; pytorch?: Side }> }>(args.results!) : {};
+const previous = existsSync(args.results!) ? readJson<{ tasks?: Record<string, { recipe: Recipe; samtutor?: Side; pytorch?: Side }> }>(args.results!) : {};
 const results: Record<string, unknown> = {};
 const rows: string[] = [];
+const emptySide = (): Side => ({
+  dice: null, hd95: null, perLabel: {}, cases: 0, timeToBestMin: null, trainMin: null, firstEpochLoss: null, trainImagesPerSec: {}, inferImagesPerSec: {}, mainRunImagesPerSec: {},
+});
 for (const task of tasks) {
   const r: Recipe = { ...RECIPES[task], ...overrides[task] };
   const dir = join(args.out!, task);
   mkdirSync(dir, { recursive: true });
-  const st = await samtutorSide(task, r, dir);
-  let pt: Side;
-  if (args.reference === 'recorded') {
-    const rec = previous.tasks?.[task];
-    if (!rec?.pytorch || JSON.stringify(rec.recipe) !== JSON.stringify(r)) throw new Error(`no recorded PyTorch run of ${task} with this recipe in ${args.results}`);
-    pt = rec.pytorch;
-  } else if (args.reference === 'probe') {
-    pt = await pytorchProbeSide(task, r, dir);
+  const rec = previous.tasks?.[task];
+  const sameRecipe = rec !== undefined && JSON.stringify(rec.recipe) === JSON.stringify(r);
+  let st: Side, pt: Side;
+  if (phases.has('main')) {
+    st = await samtutorSide(task, r, dir);
+    if (args.reference === 'recorded') {
+      if (!sameRecipe || !rec.pytorch) throw new Error(`no recorded PyTorch run of ${task} with this recipe in ${args.results}`);
+      pt = { ...emptySide(), ...rec.pytorch, trainImagesPerSec: {} };
+    } else {
+      pt = args.reference === 'run' ? await pytorchSide(task, r, dir) : emptySide();
+    }
   } else {
-    pt = await pytorchSide(task, r, dir);
+    // Throughput only: the Dice rows of the recorded main run, whose run directory the probes train from.
+    if (!sameRecipe || !rec.samtutor) throw new Error(`--phases throughput needs a recorded main run of ${task} with this recipe in ${args.results}`);
+    const mainRate = rec.samtutor.mainRunImagesPerSec ?? { [precision]: rec.samtutor.trainImagesPerSec[precision] ?? null }; // older records
+    st = { ...emptySide(), ...rec.samtutor, trainImagesPerSec: {}, mainRunImagesPerSec: mainRate };
+    pt = { ...emptySide(), ...(rec.pytorch ?? {}), trainImagesPerSec: {} };
   }
+  let probes: Awaited<ReturnType<typeof throughputProbes>> | null = null;
+  if (phases.has('throughput')) {
+    probes = await throughputProbes(task, r, dir);
+    for (const prec of ['fp32', 'bf16'] as const) {
+      const rs = probes.rounds.filter((x) => x.precision === prec);
+      st.trainImagesPerSec[prec] = median(rs.map((x) => x.samtutor));
+      pt.trainImagesPerSec[prec] = median(rs.map((x) => x.pytorch));
+    }
+  }
+  const trainRatio = (prec: Prec): number | null => {
+    const rs = probes?.rounds.filter((x) => x.precision === prec) ?? [];
+    return rs.length ? median(rs.map((x) => x.ratio)) : null;
+  };
   const ratios = {
-    train: { fp32: ratio(st.trainImagesPerSec.fp32, pt.trainImagesPerSec.fp32), bf16: ratio(st.trainImagesPerSec.bf16, pt.trainImagesPerSec.bf16) },
+    train: { fp32: trainRatio('fp32'), bf16: trainRatio('bf16') },
     infer: { fp32: ratio(st.inferImagesPerSec.fp32, pt.inferImagesPerSec.fp32), bf16: ratio(st.inferImagesPerSec.bf16, pt.inferImagesPerSec.bf16) },
   };
   const acceptance = {
     dice: st.dice !== null && st.dice >= r.target && (st.timeToBestMin ?? Infinity) <= r.minutes,
-    throughput: (ratios.train[precision] ?? 0) >= 0.95,
+    throughput: probes === null ? null : (ratios.train.fp32 ?? 0) >= 0.95 && (ratios.train.bf16 ?? 0) >= 0.95,
   };
-  results[task] = { recipe: r, samtutor: st, pytorch: pt, ratios, acceptance };
+  results[task] = { recipe: r, samtutor: st, pytorch: pt, ratios, probeRounds: probes?.rounds ?? null, probeMinutes: probes ? probeMin : null, acceptance };
   for (const [name, s] of [['samtutor', st], ['PyTorch', pt]] as const) {
     rows.push(`| ${task} | ${name} | ${f(s.dice)} | ${f(s.hd95, 2)} | ${f(s.timeToBestMin, 1)} | ${f(s.trainImagesPerSec.fp32, 1)} | ${f(s.trainImagesPerSec.bf16, 1)} | ${f(s.inferImagesPerSec.fp32, 1)} | ${f(s.inferImagesPerSec.bf16, 1)} |`);
   }
   rows.push(`| ${task} | samtutor / PyTorch | ${f(ratio(st.dice, pt.dice))} | | | ${f(ratios.train.fp32)} | ${f(ratios.train.bf16)} | ${f(ratios.infer.fp32)} | ${f(ratios.infer.bf16)} |`);
-  console.error(`[${task}] first-epoch training loss: samtutor ${f(st.firstEpochLoss, 6)}, PyTorch ${f(pt.firstEpochLoss, 6)}`);
-  console.error(`[${task}] acceptance: Dice ${f(st.dice)} >= ${r.target} within ${r.minutes} min: ${acceptance.dice ? 'yes' : 'NO'}; train throughput ratio (${precision}) >= 0.95: ${acceptance.throughput ? 'yes' : 'NO'}`);
+  for (const [prec, l] of Object.entries(probes?.firstEpochLoss ?? {})) {
+    console.error(`[${task}] first-epoch training loss, ${prec}: samtutor ${f(l.samtutor, 6)}, PyTorch ${f(l.pytorch, 6)}`);
+  }
+  const yes = (v: boolean | null): string => (v === null ? 'not measured' : v ? 'yes' : 'NO');
+  console.error(`[${task}] acceptance: Dice ${f(st.dice)} >= ${r.target} within ${r.minutes} min: ${yes(acceptance.dice)}; train throughput ratio >= 0.95 in fp32 and bf16: ${yes(acceptance.throughput)}`);
 }
-console.log(`\nbench/supervised: ${threads} threads, main runs ${precision}; held-out Dice / HD95 by samtutor evaluate (mean over labels)`);
+console.log(`\nbench/supervised: ${threads} threads, main runs ${precision}; held-out Dice / HD95 by samtutor evaluate (mean over labels); train img/s: median of ${rounds} paired ${probeMin}-min probes, ratio = median of the per-round ratios`);
 console.log('| task | side | Dice | HD95 | time to best (min) | train img/s fp32 | train img/s bf16 | infer img/s fp32 | infer img/s bf16 |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);

@@ -6,10 +6,23 @@
 // int(W·s + 0.5). predict() scales x by W'/W and y by H'/H in float64 and casts to float32 (apply_coords /
 // apply_boxes on numpy arrays); batched `boxes` are scaled in float32 as apply_boxes_torch does.
 // Sizes are (H, W). Tensors returned by predict/predictTorch belong to the caller (dispose them).
-import { type Tensor, dispose, inferenceMode, keep, tensor, tidy } from '../../engine/index.ts';
+//
+// The three published recipes (sam.md §4), chosen by the spec's kind:
+// - 'sam' (SAM, MobileSAM): Pillow bilinear to the longest side, (x − mean)/std, zero padding; masks = logits > 0.
+// - 'medsam' (MedSAM_Inference.py): scikit-image order-3 resize to S × S ignoring the aspect ratio, uint8 by
+//   truncation, min–max to [0, 1]; no mean/std, no padding. Prompts scale as (x / W)·S. Masks: sigmoid of the
+//   256² logits, bilinear straight to (H, W), > 0.5.
+// - 'lite_medsam' (CVPR24_LiteMedSAM_infer.py): OpenCV INTER_AREA to the longest side 256, min–max to [0, 1],
+//   zero padding. Boxes scale by 256 / max(H, W) and are truncated with int(); points scale by the same ratio.
+//   Masks: the SAM crop-and-resize of the logits, then sigmoid > 0.5.
+// For both MedSAM recipes `logits` are the SAM-style resized logits (MedSAM: the 256² logits resized straight to
+// (H, W)), so the masks, which follow the published rule, may differ from logits > 0 on boundary pixels.
+import { type Tensor, F, dispose, inferenceMode, keep, tensor, tidy } from '../../engine/index.ts';
 import type { SamConfig } from './registry.ts';
 import { type SamPrompts, Sam, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from './sam.ts';
 import { type SamPreprocessSpec, longestSideShape, pillowResizeBilinear, preprocessSpecFor } from './resize.ts';
+import { opencvResizeArea } from './resizeArea.ts';
+import { medsamPreprocess } from './resizeSpline.ts';
 
 /** An 8-bit image: interleaved row-major H x W x channels (1 grey → replicated to RGB, 3 RGB, 4 RGBA → alpha dropped). */
 export interface SamImage {
@@ -79,17 +92,14 @@ export class SamPredictor {
   /**
    * model: a Sam in eval mode (not owned: dispose it yourself). spec: its preprocessing, from the config
    * (preprocessSpecFor(config)) or given; default SAM's (longest side = model.imgSize, Pillow bilinear, mean/std).
-   * Normalisation uses the model's own pixel_mean / pixel_std buffers (Sam.preprocess), as the official predictor.
-   * Only the 'sam' recipe (SAM, MobileSAM) is implemented; MedSAM / LiteMedSAM specs are rejected for now.
+   * Normalisation uses the model's own pixel_mean / pixel_std buffers (Sam.preprocess), as the official predictor;
+   * the MedSAM and LiteMedSAM recipes use min–max scaling instead (see the header).
    */
   constructor(model: Sam, spec?: SamPreprocessSpec | SamConfig) {
     if (!(model instanceof Sam)) throw new TypeError('SamPredictor: expected a Sam model');
     this.model = model;
     this.spec = spec === undefined ? { kind: 'sam', targetLength: model.imgSize, pixelMean: SAM_PIXEL_MEAN, pixelStd: SAM_PIXEL_STD }
       : 'imageEncoder' in spec ? preprocessSpecFor(spec) : spec;
-    if (this.spec.kind !== 'sam') {
-      throw new RangeError(`SamPredictor: the '${this.spec.kind}' preprocessing is not implemented yet (only SAM / MobileSAM's 'sam' recipe is)`);
-    }
     if (this.spec.targetLength !== model.imgSize) throw new RangeError(`SamPredictor: target length ${this.spec.targetLength} differs from the model's input size ${model.imgSize}`);
   }
 
@@ -114,10 +124,36 @@ export class SamPredictor {
    */
   setImage(image: SamImage): void {
     const rgb = toRgb(image);
-    const H = image.height, W = image.width;
+    const H = image.height, W = image.width, S = this.model.imgSize;
+    if (this.spec.kind === 'medsam') {
+      this.encode(tensor(medsamPreprocess(rgb, W, H, S), [S, S, 3]), [H, W], [S, S]);
+      return;
+    }
     const [nh, nw] = longestSideShape(H, W, this.spec.targetLength);
-    const resized = pillowResizeBilinear(rgb, W, H, 3, nw, nh);
-    this.setResizedImage(tensor(resized, [nh, nw, 3]), [H, W], true);
+    if (this.spec.kind === 'lite_medsam') {
+      const resized = opencvResizeArea(rgb, W, H, 3, nw, nh);
+      let lo = 255, hi = 0;
+      for (const v of resized) { if (v < lo) lo = v; if (v > hi) hi = v; }
+      const range = Math.max(hi - lo, 1e-8);
+      this.encode(tensor(Float32Array.from(resized, (v) => (v - lo) / range), [nh, nw, 3]), [H, W], [nh, nw]);
+      return;
+    }
+    this.setResizedImage(tensor(pillowResizeBilinear(rgb, W, H, 3, nw, nh), [nh, nw, 3]), [H, W], true);
+  }
+
+  /** Encodes an already normalised H' × W' × 3 float image (zero-padded to S × S) and caches it; consumes hwc. */
+  private encode(hwc: Tensor, originalSize: [number, number], inputSize: [number, number]): void {
+    try {
+      const S = this.model.imgSize;
+      const embedding = inferenceMode(() => tidy(() => {
+        const x = hwc.permute(2, 0, 1).unsqueeze(0).contiguous();
+        return this.model.encodeImage(F.pad(x, [0, S - inputSize[1], 0, S - inputSize[0]]));
+      }));
+      this.resetImage();
+      this.state = { embedding: keep(embedding), originalSize: [...originalSize], inputSize: [...inputSize] };
+    } finally {
+      hwc.dispose();
+    }
   }
 
   /**
@@ -126,6 +162,7 @@ export class SamPredictor {
    */
   setResizedImage(hwc: Tensor, originalSize: [number, number], consume = false): void {
     try {
+      if (this.spec.kind !== 'sam') throw new RangeError(`SamPredictor.setResizedImage: only for the 'sam' preprocessing (this predictor uses '${this.spec.kind}'; call setImage)`);
       if (hwc.ndim !== 3 || hwc.shape[2] !== 3) throw new RangeError(`Expected an H'xW'x3 image but received shape [${hwc.shape.join(', ')}]`);
       const [nh, nw] = hwc.shape as [number, number, number];
       const S = this.model.imgSize;
@@ -160,7 +197,11 @@ export class SamPredictor {
   /** Prompts in original pixels → model-frame prompts, then predictTorch; outputs drop the batch axis unless `boxes`. */
   predict(o: SamPredictOptions = {}): SamPrediction {
     const { originalSize: [H, W], inputSize: [nh, nw] } = this.need();
-    const sx = nw / W, sy = nh / H;
+    const sx = nw / W, sy = nh / H, S = this.model.imgSize, kind = this.spec.kind;
+    const liteRatio = S / Math.max(H, W);
+    // One coordinate from original pixels to the input frame, as each recipe's own code computes it.
+    const toInput = (v: number, isX: boolean, box: boolean): number => kind === 'medsam' ? (v / (isX ? W : H)) * S
+      : kind === 'lite_medsam' ? (box ? Math.trunc(v * liteRatio) : v * liteRatio) : v * (isX ? sx : sy);
     const { pointCoords, pointLabels, box, boxes } = o;
     if ((pointCoords === undefined) !== (pointLabels === undefined)) throw new TypeError('SamPredictor.predict: pointCoords and pointLabels must be given together');
     if (box !== undefined && boxes !== undefined) throw new TypeError('SamPredictor.predict: give either box or boxes, not both');
@@ -175,7 +216,7 @@ export class SamPredictor {
         if (!Array.isArray(pointLabels) || pointLabels.length !== pointCoords.length || !pointLabels.every((l) => Number.isInteger(l) && l >= -1 && l <= 3)) {
           throw new TypeError(`SamPredictor.predict: expected ${pointCoords.length} integer point labels (1 foreground, 0 background)`);
         }
-        p.pointCoords = tensor(pointCoords.flatMap(([x, y]) => [Math.fround(x! * sx), Math.fround(y! * sy)]), [1, pointCoords.length, 2]);
+        p.pointCoords = tensor(pointCoords.flatMap(([x, y]) => [Math.fround(toInput(x!, true, false)), Math.fround(toInput(y!, false, false))]), [1, pointCoords.length, 2]);
         p.pointLabels = tensor(Int32Array.from(pointLabels), [1, pointLabels.length]);
       }
       const checkBox = (b: unknown, what: string): number[] => {
@@ -184,12 +225,13 @@ export class SamPredictor {
       };
       if (box !== undefined) {
         const b = checkBox(box, 'box');
-        p.boxes = tensor(b.map((v, i) => Math.fround(v * (i % 2 === 0 ? sx : sy))), [1, 4]);
+        p.boxes = tensor(b.map((v, i) => Math.fround(toInput(v, i % 2 === 0, true))), [1, 4]);
       }
       if (boxes !== undefined) {
         if (!Array.isArray(boxes) || boxes.length === 0) throw new TypeError('SamPredictor.predict: expected boxes as a non-empty list of boxes');
         const f = Math.fround, fx = f(sx), fy = f(sy);
-        const v = boxes.flatMap((b, k) => checkBox(b, `boxes[${k}]`).map((x, i) => f(f(x) * (i % 2 === 0 ? fx : fy))));
+        const scale = (x: number, i: number): number => kind === 'sam' ? f(f(x) * (i % 2 === 0 ? fx : fy)) : f(toInput(x, i % 2 === 0, true));
+        const v = boxes.flatMap((b, k) => checkBox(b, `boxes[${k}]`).map(scale));
         p.boxes = tensor(v, [boxes.length, 4]);
       }
       if (o.maskInput !== undefined) p.maskInputs = this.maskInput(o.maskInput, batched ? boxes!.length : 1);
@@ -210,8 +252,11 @@ export class SamPredictor {
     if (!prompts.pointCoords && !prompts.boxes && !prompts.maskInputs) throw new TypeError('SamPredictor: give at least one prompt (points, a box or a mask input)');
     return inferenceMode(() => tidy(() => {
       const { lowResLogits, iouPredictions } = this.model.decode(st.embedding, prompts, multimaskOutput);
-      const logits = this.model.postprocessMasks(lowResLogits, st.inputSize, st.originalSize);
-      const out: SamPrediction = { masks: logits.gt(this.model.maskThreshold), iouPredictions, lowResLogits };
+      const resize = (x: Tensor): Tensor => F.interpolate(x, { size: st.originalSize, mode: 'bilinear', alignCorners: false });
+      const logits = this.spec.kind === 'medsam' ? resize(lowResLogits) : this.model.postprocessMasks(lowResLogits, st.inputSize, st.originalSize);
+      const masks = this.spec.kind === 'medsam' ? resize(lowResLogits.sigmoid()).gt(0.5)
+        : this.spec.kind === 'lite_medsam' ? logits.sigmoid().gt(0.5) : logits.gt(this.model.maskThreshold);
+      const out: SamPrediction = { masks, iouPredictions, lowResLogits };
       if (returnLogits) out.logits = logits;
       return out;
     }));
