@@ -1,6 +1,7 @@
-"""PyTorch side of bench/sam: times the image embedding and the per-prompt decode of a SAM checkpoint with the
-official forward re-stated functionally (sam_functional.py), on the same input and weights as samtutor.
-Prints one JSON object (milliseconds per sample) and saves the fp32 embedding for the sanity comparison."""
+"""PyTorch side of bench/sam: times the image embedding and the per-prompt decode of a SAM-family checkpoint (ViT
+or MobileSAM's TinyViT) with the official forward re-stated functionally (sam_functional.py), on the same input
+and weights as samtutor, in fp32 and under bf16 autocast. Prints one JSON object (milliseconds per sample per part)
+and saves each precision's embedding (as float32) for the sanity comparison."""
 import argparse
 import json
 import sys
@@ -28,21 +29,22 @@ def times(fn, warmup, iters):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--config", required=True, help="JSON: encoder depth/heads/window/global, dec_heads, dec_depth")
+    p.add_argument("--config", required=True, help="JSON for sam_functional.functional_sam (ViT or TinyViT encoder)")
     p.add_argument("--input", required=True, help="raw float32 1x3x1024x1024 (normalised, padded)")
     p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--embed-iters", type=int, default=3)
     p.add_argument("--decode-iters", type=int, default=20)
-    p.add_argument("--save-embedding", required=True)
+    p.add_argument("--save-embedding", required=True, help="path with {prec}")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     sd = torch.load(a.checkpoint, map_location="cpu")
     sam = functional_sam(sd, json.loads(a.config))
     x = torch.from_numpy(np.fromfile(a.input, dtype=np.float32).reshape(1, 3, 1024, 1024))
     box = torch.tensor([[200.0, 300.0, 700.0, 800.0]])
-    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    out = {}
     with torch.inference_mode():
-        for prec in ("fp32",):  # bf16: the functional re-statement mixes dtypes under autocast (not yet fixed)
+        for prec in a.precisions.split(","):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=prec == "bf16"):
                 out[f"embed_{prec}"] = times(lambda: sam.encoder(x), 1, a.embed_iters)
                 emb = sam.encoder(x)
@@ -52,8 +54,7 @@ def main():
                     return sam.decoder(emb, sparse, dense, False)
 
                 out[f"decode_{prec}"] = times(decode, 2, a.decode_iters)
-            if prec == "fp32":
-                np.save(a.save_embedding, emb.float().numpy())
+            np.save(a.save_embedding.replace("{prec}", prec), emb.float().numpy())
     print(json.dumps(out))
 
 

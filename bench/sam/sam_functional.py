@@ -1,14 +1,22 @@
 """A functional PyTorch re-statement of the official segment-anything forward (ImageEncoderViT, PromptEncoder,
 MaskDecoder with its TwoWayTransformer), reading an official-layout state dict directly. Used by the SAM tests
 (test/models/sam/predictor.official.test.ts, as the reference for new images and prompts) and by bench/sam (as the
-PyTorch side of the timing). cfg: {"encoder": {"depth", "heads", "window", "global"}, "dec_heads", "dec_depth"};
-inputs are 1024x1024 as in the official models."""
+PyTorch side of the timing). cfg: {"encoder": {"depth", "heads", "window", "global"}, "dec_heads", "dec_depth"}
+for a ViT encoder, or {"tinyvit": {"heads", "windows", "strides"}, ...} for MobileSAM's TinyViT (tiny_vit_sam.py,
+eval mode: BatchNorm with running statistics); inputs are 1024x1024 as in the official models. Under CPU autocast
+the prompt encoder runs in fp32: the official code's index_put of fp32 embeddings into bf16 ones fails there."""
 import math
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def layer_norm(x, shape, w, b, eps):
+    # bf16 activations with fp32 parameters (CPU autocast in torch 1.13 does not cover layer_norm): normalise in
+    # fp32, as later autocast versions and samtutor's layerNorm do.
+    return F.layer_norm(x.to(w.dtype) if x.dtype != w.dtype else x, shape, w, b, eps)
 
 
 def functional_sam(sd, cfg):
@@ -39,14 +47,73 @@ def functional_sam(sd, cfg):
         x = (attn @ v).view(B, heads, H, Wd, -1).permute(0, 2, 3, 1, 4).reshape(B, H, Wd, -1)
         return lin(x, p + '.proj')
 
+    def conv_bn(x, p, stride=1, pad=0, groups=1):
+        x = F.conv2d(x, W_(p + '.c.weight'), None, stride, pad, 1, groups)
+        return F.batch_norm(x, W_(p + '.bn.running_mean'), W_(p + '.bn.running_var'), W_(p + '.bn.weight'), W_(p + '.bn.bias'), False, 0.0, 1e-5)
+
+    def tinyvit_attn(x, p, heads, ws):
+        B, N, C = x.shape; kd = C // heads
+        n = ws * ws; pts = [(i // ws, i % ws) for i in range(n)]; offs = {}; idxs = []
+        for a in pts:
+            for b in pts:
+                idxs.append(offs.setdefault((abs(a[0] - b[0]), abs(a[1] - b[1])), len(offs)))
+        ab = W_(p + '.attention_biases')[:, torch.tensor(idxs).view(n, n)]
+        x = layer_norm(x, (C,), W_(p + '.norm.weight'), W_(p + '.norm.bias'), 1e-5)
+        q, k, v = lin(x, p + '.qkv').view(B, N, heads, -1).split([kd, kd, kd], dim=3)
+        q, k, v = q.permute(0, 2, 1, 3), k.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3)
+        a = (q @ k.transpose(-2, -1)) * kd ** -0.5 + ab
+        return lin((a.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, N, C), p + '.proj')
+
+    def tinyvit_block(x, p, H, Wd, heads, ws):
+        B, L, C = x.shape
+        if H == ws and Wd == ws:
+            y = tinyvit_attn(x, p + '.attn', heads, ws)
+        else:
+            t = x.view(B, H, Wd, C); ph = (ws - H % ws) % ws; pw = (ws - Wd % ws) % ws
+            if ph or pw: t = F.pad(t, (0, 0, 0, pw, 0, ph))
+            pH, pW = H + ph, Wd + pw; nH, nW = pH // ws, pW // ws
+            t = t.view(B, nH, ws, nW, ws, C).transpose(2, 3).reshape(B * nH * nW, ws * ws, C)
+            t = tinyvit_attn(t, p + '.attn', heads, ws).view(B, nH, nW, ws, ws, C).transpose(2, 3).reshape(B, pH, pW, C)
+            y = t[:, :H, :Wd].contiguous().view(B, L, C)
+        x = x + y
+        x = conv_bn(x.transpose(1, 2).reshape(B, C, H, Wd), p + '.local_conv', 1, 1, C).view(B, C, L).transpose(1, 2)
+        m = layer_norm(x, (C,), W_(p + '.mlp.norm.weight'), W_(p + '.mlp.norm.bias'), 1e-5)
+        return x + lin(F.gelu(lin(m, p + '.mlp.fc1')), p + '.mlp.fc2')
+
+    def patch_merging(x, p, stride):
+        out = W_(p + '.conv1.c.weight').shape[0]
+        x = F.gelu(conv_bn(x, p + '.conv1'))
+        x = F.gelu(conv_bn(x, p + '.conv2', stride, 1, out))
+        return conv_bn(x, p + '.conv3')
+
+    def tinyvit_encoder(x):
+        t = cfg['tinyvit']; e = 'image_encoder'
+        x = conv_bn(F.gelu(conv_bn(x, e + '.patch_embed.seq.0', 2, 1)), e + '.patch_embed.seq.2', 2, 1)
+        nb = lambda i: len({k.split('.')[4] for k in sd if k.startswith(f'{e}.layers.{i}.blocks.')})
+        for j in range(nb(0)):  # MBConv blocks
+            p = f'{e}.layers.0.blocks.{j}'; hid = W_(p + '.conv1.c.weight').shape[0]
+            y = F.gelu(conv_bn(F.gelu(conv_bn(x, p + '.conv1')), p + '.conv2', 1, 1, hid))
+            x = F.gelu(conv_bn(y, p + '.conv3') + x)
+        x = patch_merging(x, f'{e}.layers.0.downsample', t['strides'][0])
+        for i in (1, 2, 3):
+            B, C, H, Wd = x.shape
+            x = x.flatten(2).transpose(1, 2)
+            for j in range(nb(i)):
+                x = tinyvit_block(x, f'{e}.layers.{i}.blocks.{j}', H, Wd, t['heads'][i], t['windows'][i])
+            x = x.view(B, H, Wd, C).permute(0, 3, 1, 2)
+            if i < 3: x = patch_merging(x, f'{e}.layers.{i}.downsample', t['strides'][i])
+        x = ln2d(F.conv2d(x, W_(e + '.neck.0.weight')), e + '.neck.1')
+        return ln2d(F.conv2d(x, W_(e + '.neck.2.weight'), padding=1), e + '.neck.3')
+
     def encoder(x):
+        if 'tinyvit' in cfg: return tinyvit_encoder(x)
         e = cfg['encoder']; ws = e['window']
         x = F.conv2d(x, W_('image_encoder.patch_embed.proj.weight'), W_('image_encoder.patch_embed.proj.bias'), stride=16).permute(0, 2, 3, 1)
         x = x + W_('image_encoder.pos_embed')
         for i in range(e['depth']):
             p = f'image_encoder.blocks.{i}'
             sc = x
-            x = F.layer_norm(x, (x.shape[-1],), W_(p + '.norm1.weight'), W_(p + '.norm1.bias'), 1e-6)
+            x = layer_norm(x, (x.shape[-1],), W_(p + '.norm1.weight'), W_(p + '.norm1.bias'), 1e-6)
             win = i not in e['global']
             if win:
                 B, H, Wd, C = x.shape
@@ -57,7 +124,7 @@ def functional_sam(sd, cfg):
             if win:
                 x = x.view(B, Hp // ws, Wp // ws, ws, ws, -1).permute(0, 1, 3, 2, 4, 5).contiguous().view(B, Hp, Wp, -1)[:, :H, :Wd, :].contiguous()
             x = sc + x
-            y = F.layer_norm(x, (x.shape[-1],), W_(p + '.norm2.weight'), W_(p + '.norm2.bias'), 1e-6)
+            y = layer_norm(x, (x.shape[-1],), W_(p + '.norm2.weight'), W_(p + '.norm2.bias'), 1e-6)
             x = x + lin(F.gelu(lin(y, p + '.mlp.lin1')), p + '.mlp.lin2')
         x = x.permute(0, 3, 1, 2)
         x = ln2d(F.conv2d(x, W_('image_encoder.neck.0.weight')), 'image_encoder.neck.1')
@@ -73,6 +140,10 @@ def functional_sam(sd, cfg):
     pemb = lambda i: W_(f'prompt_encoder.point_embeddings.{i}.weight')
 
     def prompt_encoder(points, boxes, masks):
+        with torch.autocast('cpu', enabled=False):
+            return prompt_encoder_fp32(points, boxes, masks)
+
+    def prompt_encoder_fp32(points, boxes, masks):
         bs = points[0].shape[0] if points is not None else boxes.shape[0] if boxes is not None else masks.shape[0] if masks is not None else 1
         sparse = torch.empty((bs, 0, G.shape[1] * 2))
         if points is not None:
@@ -111,7 +182,7 @@ def functional_sam(sd, cfg):
         o = o.transpose(1, 2); o = o.reshape(o.shape[0], o.shape[1], -1)
         return lin(o, p + '.out_proj')
 
-    def lnorm(x, p): return F.layer_norm(x, (x.shape[-1],), W_(p + '.weight'), W_(p + '.bias'), 1e-5)
+    def lnorm(x, p): return layer_norm(x, (x.shape[-1],), W_(p + '.weight'), W_(p + '.bias'), 1e-5)
 
     def transformer(img, img_pe, pt):
         t = 'mask_decoder.transformer'; h = cfg['dec_heads']

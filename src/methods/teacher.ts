@@ -71,7 +71,7 @@ export function teacherOptions(raw: Record<string, unknown>): TeacherOptions {
 /** The SAM config of a teacher at a given input size. */
 export function teacherSamConfig(o: TeacherOptions, size: number): SamConfig {
   if (o.arch === 'vit_t' || o.arch === 'mobile_sam') {
-    if (size !== 1024) throw new ConfigError(`arch ${o.arch} (MobileSAM's TinyViT) takes 1024² inputs; at ${size}² it is LiteMedSAM, whose preprocessing samtutor does not implement yet`);
+    if (size !== 1024) throw new ConfigError(`arch ${o.arch} (MobileSAM's TinyViT) takes 1024² inputs (LiteMedSAM's 256² TinyViT has a 1×1-convolution stem; teacher training does not build it)`);
     return getSamConfig('mobile_sam');
   }
   const base = o.arch === 'vit_b' ? { embedDim: 768, depth: 12, numHeads: 12, globalAttnIndexes: [2, 5, 8, 11] } : o.vit ?? SMALL_TEACHER_VIT;

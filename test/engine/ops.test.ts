@@ -175,6 +175,19 @@ describe('forward values (hand-derived)', () => {
     near(F.layerNorm(f32([1, 3, 5, 7], [2, 2]), [2], null, null, 0), [-1, 1, -1, 1]);
   });
 
+  test('layerNorm of bf16 activations with float32 parameters (bf16 autocast) normalises in float32', () => {
+    const x = f32([1, 2, 3, 4, 8, 6, 7, 5], [2, 4]);
+    const w = f32([1, 2, 1, 2]), b = f32([0, 0, 1, 1]);
+    const xb = x.to('bfloat16');
+    const mixed = F.layerNorm(xb, [4], w, b);
+    assert.equal(mixed.dtype, 'float32');
+    // The same as normalising the bf16 values (exact in float32 here) in float32; libtorch alone rejects the mix.
+    same(mixed, [2, 4], F.layerNorm(xb.float(), [4], w, b).toArray());
+    const inAutocast = E.autocast(() => F.layerNorm(F.linear(x, E.eye(4)), [4], w, b));
+    assert.equal(inAutocast.dtype, 'float32');
+    near(inAutocast, F.layerNorm(x, [4], w, b).toArray(), 1e-2);
+  });
+
   test('activations at known points', () => {
     const x = f32([-2, 0, 3]);
     same(F.relu(x), [3], [0, 0, 3]);

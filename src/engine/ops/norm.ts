@@ -4,8 +4,23 @@ import type { Tensor } from '../tensor.ts';
 import { checkInt, checkTensor } from '../validate.ts';
 
 /** Layer norm over the trailing dims given by normalizedShape. */
-export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
-  callT('layer_norm', [x, normalizedShape, weight ?? null, bias ?? null, eps, true]);
+/**
+ * Layer norm over the trailing normalizedShape. A bf16 input with float32 affine parameters (bf16 autocast, which in
+ * libtorch 1.13 leaves layer_norm out of its CPU fp32 list and so fails on the mix) is normalised in float32, as
+ * later autocast versions do; the float32 result feeds the next autocast op.
+ */
+export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const affine = weight ?? bias;
+  if (affine && x.dtype !== affine.dtype && x.dtype === 'bfloat16') {
+    const xf = x.to(affine.dtype);
+    try {
+      return callT('layer_norm', [xf, normalizedShape, weight ?? null, bias ?? null, eps, true]);
+    } finally {
+      xf.dispose();
+    }
+  }
+  return callT('layer_norm', [x, normalizedShape, weight ?? null, bias ?? null, eps, true]);
+}
 
 /**
  * Batch norm over dim 1 (N, C, ...). In training with running stats given, they are updated in place with
