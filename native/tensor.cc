@@ -50,9 +50,7 @@ double TensorTable::Add(Napi::Env env, at::Tensor tensor) {
   }
   Slot& s = slots_[slot];
   s.tensor = std::move(tensor);
-  s.reportedBytes = StorageBytes(s.tensor);
-  // Tell V8 how much native memory the small JS object keeps alive, so GC pressure is realistic.
-  if (s.reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, s.reportedBytes);
+  s.reportedBytes = 0;  // see ReportToGc
   ++live_;
   return static_cast<double>(s.generation) * kSlotSpace + slot;
 }
@@ -73,6 +71,14 @@ at::Tensor& TensorTable::Get(const Napi::Value& id, const char* what) {
   Slot* s = Lookup(id.As<Napi::Number>().DoubleValue());
   if (!s) throw Napi::Error::New(env, std::string("tensor passed as ") + what + " was disposed");
   return s->tensor;
+}
+
+bool TensorTable::ReportToGc(Napi::Env env, double id) {
+  Slot* s = Lookup(id);
+  if (!s || s->reportedBytes) return false;
+  s->reportedBytes = StorageBytes(s->tensor);
+  if (s->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, s->reportedBytes);
+  return true;
 }
 
 bool TensorTable::Release(Napi::Env env, double id) {
@@ -162,6 +168,10 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes, "fromBytes"));
   exports.Set("toBytes", Napi::Function::New(env, ToBytes, "toBytes"));
   exports.Set("copyBytesInto", Napi::Function::New(env, CopyBytesInto, "copyBytesInto"));
+  exports.Set("reportToGc", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "reportToGc: expected a tensor id");
+                return Napi::Boolean::New(info.Env(), tensors(info.Env()).ReportToGc(info.Env(), info[0].As<Napi::Number>().DoubleValue()));
+              }, "reportToGc"));
   exports.Set("release", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "release: expected a tensor id");
                 return Napi::Boolean::New(info.Env(), tensors(info.Env()).Release(info.Env(), info[0].As<Napi::Number>().DoubleValue()));

@@ -28,6 +28,8 @@ export interface NativeAddon {
   fromBytes(bytes: ArrayBufferView, dtype: number, shape: number[]): NativeTensor;
   toBytes(t: NativeTensor): ArrayBuffer;
   copyBytesInto(dst: NativeTensor, bytes: ArrayBufferView): void;
+  /** Counts the tensor's bytes as external memory for V8's GC heuristics (for tensors no tidy scope owns). */
+  reportToGc(t: NativeTensor): boolean;
   release(t: NativeTensor): boolean;
   isLive(t: NativeTensor): boolean;
   liveTensors(): number;

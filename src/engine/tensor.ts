@@ -25,6 +25,7 @@ export class Tensor {
     this.#id = id;
     finalizer.register(this, id, this);
     this.#scope = track(this);
+    if (this.#scope === null) native.reportToGc(id); // only the GC frees it: let its bytes count as GC pressure
   }
 
   /** Wraps a tensor id from the addon (the dispatcher and serializers use this; it joins the current tidy scope). */
@@ -43,6 +44,7 @@ export class Tensor {
     untrack(this, this.#scope);
     this.#scope = scope;
     scope?.add(this);
+    if (scope === null && this.#id >= 0) native.reportToGc(this.#id);
   }
 
   /** Frees the native tensor now (its memory goes when no other tensor or autograd graph shares it). */
