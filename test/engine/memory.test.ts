@@ -117,7 +117,7 @@ test('the heap policy from the environment', () => {
 async function majorGcsDuring(fn: () => Promise<void>): Promise<number> {
   let majors = 0;
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+    for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
   });
   obs.observe({ entryTypes: ['gc'] });
   await fn();
