@@ -4,8 +4,8 @@
 // `samtutor evaluate`. Finally `samtutor sam predict --checkpoint best.pth --box ...` is run on one held-out image and
 // its mask compared with the API's, showing the checkpoint loads wherever a SAM checkpoint does.
 //
-//   node --import tsx bench/teacher/run.ts [--data ../shared/data/polyp-kvasir-256] [--arch custom] [--size 256] [--epochs 30]
-//       [--minutes 60] [--batch 8] [--lr 5e-4] [--bf16] [--skip-train] [--out bench/out/teacher]
+//   node --import tsx bench/teacher/run.ts [--data ../shared/data/polyp-kvasir-256] [--arch custom] [--size 256] [--epochs 24]
+//       [--minutes 50] [--batch 8] [--lr 5e-4] [--bf16] [--skip-train] [--out bench/out/teacher]
 //       [--results bench/results/teacher.json]
 //
 // The trainer makes the seeded split (80 % train, 10 % val selecting best.pth, 10 % test); the held-out set is the
@@ -24,7 +24,7 @@ process.chdir(REPO);
 const { values: a } = parseArgs({
   options: {
     data: { type: 'string', default: '../shared/data/polyp-kvasir-256' }, arch: { type: 'string', default: 'custom' }, size: { type: 'string', default: '256' },
-    epochs: { type: 'string', default: '30' }, minutes: { type: 'string', default: '60' }, batch: { type: 'string', default: '8' },
+    epochs: { type: 'string', default: '24' }, minutes: { type: 'string', default: '50' }, batch: { type: 'string', default: '8' },
     lr: { type: 'string', default: '5e-4' }, bf16: { type: 'boolean', default: false }, 'skip-train': { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' }, out: { type: 'string', default: 'bench/out/teacher' }, results: { type: 'string', default: 'bench/results/teacher.json' },
   },
