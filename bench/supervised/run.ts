@@ -59,9 +59,9 @@ interface Side {
 /** One paired throughput round: both sides' training images/s in one precision, and who ran first. */
 interface ProbeRound { precision: Prec; first: 'samtutor' | 'pytorch'; samtutor: number; pytorch: number; ratio: number }
 
-// The recorded runs: 2D at 160², batch 8, 45 epochs (bf16: 45 epochs took 39.7 min, ≈ 53 s per epoch of 800 images with validation, so the
-// poly schedule ends near the 40-min budget); 3D with the trainer's automatic patch (median case shape, 40×56×40),
-// batch 2, 18 epochs. Change them with --recipe.
+// The recorded runs: 2D at 160², batch 8, 45 epochs (in bf16 they took 39.7 min, ≈ 53 s per epoch of 800 images
+// with validation, so the poly schedule ends near the 40-min budget); 3D with the trainer's automatic patch (median
+// case shape, 40×56×40), batch 2, 18 epochs. Change them with --recipe.
 const RECIPES: Record<Task, Recipe> = {
   '2d': { data: 'polyp-kvasir-256', minutes: 40, epochs: 45, seed: 0, target: 0.78, size: 160, batch: 8, lr: null, config: null },
   '3d': { data: 'mri-hippocampus', minutes: 20, epochs: 18, seed: 0, target: 0.8, size: null, batch: null, lr: null, config: null },
