@@ -16,10 +16,11 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   exit 1
 fi
 
-# 2. Debian packages: libtorch and a threaded BLAS for the engine, a C++ toolchain for the addon,
-#    PyTorch itself for the tests and benchmarks (the side-by-side reference), and scikit-image and OpenCV, whose
-#    resizers MedSAM and LiteMedSAM preprocess with (the predictor tests compare against them).
-pkgs=(libtorch-dev libopenblas0-pthread g++ make python3)
+# 2. Debian packages: libtorch and OpenBLAS's OpenMP build for the engine (native/binding.gyp says why), a C++
+#    toolchain for the addon, PyTorch itself for the tests and benchmarks (the side-by-side reference), and
+#    scikit-image and OpenCV, whose resizers MedSAM and LiteMedSAM preprocess with (the predictor tests compare
+#    against them).
+pkgs=(libtorch-dev libopenblas0-openmp g++ make python3)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then pkgs+=(python3-torch python3-skimage python3-opencv); fi
 missing=()
 for p in "${pkgs[@]}"; do

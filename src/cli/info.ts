@@ -1,7 +1,8 @@
-import { getNumThreads, native } from '../engine/index.ts';
+import { blasLibrary, getNumThreads, native } from '../engine/index.ts';
 
 export function runInfo(): void {
   console.log(`samtutor engine: libtorch ${native.torchVersion}, node ${process.versions.node}`);
   console.log(`intra-op threads: ${getNumThreads()}`);
+  console.log(`BLAS: ${blasLibrary() ?? 'unknown'}`);
   console.log(native.parallelInfo().trim());
 }

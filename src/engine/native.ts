@@ -91,7 +91,7 @@ function load(): NativeAddon {
   } catch (err) {
     const msg = (err as Error).message;
     const hint = /libtorch|libc10|libtorch_cpu/.test(msg)
-      ? 'libtorch is not installed or not on the library path: apt-get install libtorch-dev libopenblas0-pthread'
+      ? 'libtorch is not installed or not on the library path: apt-get install libtorch-dev libopenblas0-openmp'
       : /NODE_MODULE_VERSION|undefined symbol/.test(msg)
         ? 'the addon was built for another Node or libtorch: rebuild with npm run build:native'
         : 'rebuild with npm run build:native';

@@ -1,4 +1,5 @@
 // Threads, memory counters, and the grad / inference / autocast scopes.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { native } from './native.ts';
 import { type DType, dtypeCode } from './dtype.ts';
@@ -14,6 +15,22 @@ export const getNumThreads = (): number => native.getNumThreads();
 export function defaultThreads(): number {
   const env = Number(process.env.SAMTUTOR_THREADS);
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+/**
+ * The BLAS library libtorch's matmuls run on in this process (the mapped libopenblas / libblas / MKL file), or
+ * null where it cannot be read (not Linux). The addon links OpenBLAS's OpenMP build when it is installed; see
+ * native/binding.gyp for why.
+ */
+export function blasLibrary(): string | null {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return null;
+  }
+  const files = [...new Set(maps.split('\n').map((line) => line.slice(line.indexOf('/'))).filter((f) => f.startsWith('/')))];
+  return files.find((f) => /\/lib(openblas|mkl_rt|mkl_core)[^/]*\.so/.test(f)) ?? files.find((f) => /\/libblas\.so/.test(f)) ?? null;
 }
 
 export interface MemoryInfo {
