@@ -4,9 +4,9 @@
 // sizes) and tensor-handle hygiene.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dispose, inferenceMode, keep, manualSeed, memory, rand, randn, tensor, tidy } from '../../../src/engine/index.ts';
+import { F, dispose, inferenceMode, keep, manualSeed, memory, rand, randn, tensor, tidy } from '../../../src/engine/index.ts';
 import {
-  type Sam, SAM_MODEL_CONFIGS, buildSam, getRelPos, relPosIndex, samConfig, samVitConfig, windowPartition, windowUnpartition,
+  Attention, type Sam, SAM_MODEL_CONFIGS, buildSam, getRelPos, relPosIndex, samConfig, samVitConfig, windowPartition, windowUnpartition,
 } from '../../../src/models/sam/index.ts';
 import { runTorch, skipWithoutTorch } from '../../nn/torch_ref.ts';
 import { maxAbsDiff } from './helpers.ts';
@@ -57,6 +57,25 @@ test('window partition pads bottom/right with zeros and round-trips', () => {
     assert.equal(windows.select(0, 2).select(1, 3).abs().sum().item(), 0);
     assert.equal(maxAbsDiff(windowUnpartition(windows, 4, padHw, [10, 11]), x), 0);
   });
+});
+
+test('decoder attention: many queries over few keys (computed transposed) equals softmax(q kᵀ / √d) v per head', () => {
+  manualSeed(21);
+  const attn = new Attention(32, 4, 2);
+  inferenceMode(() => tidy(() => {
+    const explicit = (q: ReturnType<typeof randn>, k: ReturnType<typeof randn>, v: ReturnType<typeof randn>) => {
+      const heads = (t: ReturnType<typeof randn>) => t.reshape(t.shape[0]!, t.shape[1]!, 4, 4).transpose(1, 2);
+      const o = F.attention(heads(attn.qProj.forward(q)), heads(attn.kProj.forward(k)), heads(attn.vProj.forward(v)), { scale: 1 / 2 });
+      return attn.outProj.forward(o.transpose(1, 2).reshape(q.shape[0]!, q.shape[1]!, 16));
+    };
+    for (const [nq, nk] of [[50, 3], [3, 50], [9, 9]] as const) {
+      const q = randn([2, nq, 32]), k = randn([2, nk, 32]), v = randn([2, nk, 32]);
+      const got = attn.forward(q, k, v), want = explicit(q, k, v);
+      assert.deepEqual(got.shape, [2, nq, 32]);
+      assert.ok(maxAbsDiff(got, want) < 1e-5, `${nq} queries, ${nk} keys: max |diff| ${maxAbsDiff(got, want)}`);
+    }
+  }));
+  attn.dispose();
 });
 
 describe('prompt encoder', () => {
