@@ -2,9 +2,9 @@
   # Builds against Debian's libtorch (libtorch-dev) by default. LIBTORCH=/path/to/libtorch builds against an
   # official distribution instead (e.g. a CUDA build): same headers layout under include/, libraries under lib/.
   # With Debian's libtorch the addon links OpenBLAS's OpenMP build (libopenblas0-openmp) ahead of libtorch, so that
-  # BLAS runs on libtorch's own OpenMP threads. Debian's default BLAS is OpenBLAS's pthread build: its threads and
-  # libgomp's spin-waiting ones then compete for the same cores after every matmul (on 2 cores, a 4096x256x256
-  # linear takes 7-8 ms instead of 3.7). The addon's NEEDED libblas.so.3 / liblapack.so.3 come first, and its
+  # BLAS runs on libtorch's own OpenMP threads. With OpenBLAS's pthread build (Debian's preferred libblas.so.3 when
+  # both are installed) its threads and libgomp's spin-waiting ones compete for the same cores after every matmul
+  # (on 2 cores, a 4096x256 -> 256 linear took 7-8 ms instead of 3.7). The addon's NEEDED libblas.so.3 / liblapack.so.3 come first, and its
   # RUNPATH names the OpenMP build, so libtorch's references bind to that copy.
   "variables": {
     "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",

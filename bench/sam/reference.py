@@ -1,7 +1,8 @@
 """PyTorch side of bench/sam: times the image embedding and the per-prompt decode of a SAM-family checkpoint (ViT
 or MobileSAM's TinyViT) with the official forward re-stated functionally (sam_functional.py), on the same input
-and weights as samtutor, in fp32 and under bf16 autocast. Prints one JSON object (milliseconds per sample per part)
-and saves each precision's embedding (as float32) for the sanity comparison."""
+and weights as samtutor, in fp32 and under bf16 autocast. Prints one JSON object (milliseconds per sample per part,
+and the BLAS library this process runs on) and saves each precision's embedding (as float32) for the sanity
+comparison."""
 import argparse
 import json
 import sys
@@ -24,6 +25,16 @@ def times(fn, warmup, iters):
         fn()
         out.append((time.perf_counter() - t0) * 1000.0)
     return out
+
+
+def blas_library():
+    """The BLAS file this process mapped (libtorch links libblas.so.3, whichever build it resolves to)."""
+    files = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines() if "/" in line}
+    for pattern in ("libopenblas", "libmkl", "libblas.so"):
+        found = sorted(f for f in files if pattern in f.rsplit("/", 1)[-1])
+        if found:
+            return found[0]
+    return None
 
 
 def main():
@@ -55,7 +66,7 @@ def main():
 
                 out[f"decode_{prec}"] = times(decode, 2, a.decode_iters)
             np.save(a.save_embedding.replace("{prec}", prec), emb.float().numpy())
-    print(json.dumps(out))
+    print(json.dumps({"times": out, "blas": blas_library()}))
 
 
 if __name__ == "__main__":

@@ -5,16 +5,20 @@
 // offline: the timing does not depend on the values), saved once for both sides. Prints medians, ratios and the
 // max |difference| of the embeddings as a check that both sides compute the same thing.
 //
+// BLAS: samtutor's addon links OpenBLAS's OpenMP build (native/binding.gyp). PyTorch runs on the system's
+// libblas.so.3 by default (Debian's alternatives pick OpenBLAS's pthread build when both are installed);
+// --pytorch-blas openmp puts it on the OpenMP build too. Both sides' BLAS files are printed and recorded.
+//
 //   node --import tsx bench/sam/run.ts [--models vit_b,mobile_sam] [--precisions fp32,bf16] [--rounds 2]
-//       [--embed-iters 3] [--decode-iters 20] [--threads N] [--out bench/results/sam.json]
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//       [--embed-iters 3] [--decode-iters 20] [--threads N] [--pytorch-blas system|openmp] [--out bench/results/sam.json]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  type Tensor, autocast, defaultThreads, getNumThreads, inferenceMode, manualSeed, randn, setNumThreads, tensor, tidy,
+  type Tensor, autocast, blasLibrary, defaultThreads, getNumThreads, inferenceMode, manualSeed, randn, setNumThreads, tensor, tidy,
 } from '../../src/engine/index.ts';
 import { saveCheckpoint } from '../../src/engine/serialization/index.ts';
 import { readNpy } from '../../src/data/npy.ts';
@@ -26,7 +30,7 @@ const { values: args } = parseArgs({
     models: { type: 'string', default: 'vit_b,mobile_sam' }, precisions: { type: 'string', default: 'fp32,bf16' },
     rounds: { type: 'string', default: '2' }, 'embed-iters': { type: 'string', default: '3' }, 'decode-iters': { type: 'string', default: '20' },
     threads: { type: 'string', default: String(defaultThreads()) }, out: { type: 'string', default: join(here, '..', 'results', 'sam.json') },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string', default: '/usr/bin/python3' }, 'pytorch-blas': { type: 'string', default: 'system' },
   },
 });
 type Prec = 'fp32' | 'bf16';
@@ -37,6 +41,15 @@ if (!models.every((m) => m === 'vit_b' || m === 'mobile_sam') || !precs.every((p
   throw new Error('usage: --models vit_b,mobile_sam --precisions fp32,bf16 --rounds >=1 (see the header of bench/sam/run.ts)');
 }
 setNumThreads(threads);
+const pytorchEnv = { ...process.env };
+if (args['pytorch-blas'] === 'openmp') {
+  const dir = `/usr/lib/${execFileSync('gcc', ['-print-multiarch']).toString().trim()}/openblas-openmp`;
+  if (!existsSync(`${dir}/libblas.so.3`)) throw new Error(`--pytorch-blas openmp: ${dir}/libblas.so.3 is missing (apt-get install libopenblas0-openmp)`);
+  pytorchEnv.LD_LIBRARY_PATH = [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+} else if (args['pytorch-blas'] !== 'system') {
+  throw new Error(`--pytorch-blas must be system or openmp, got ${JSON.stringify(args['pytorch-blas'])}`);
+}
+const blas: { samtutor: string | null; pytorch: string | null } = { samtutor: blasLibrary(), pytorch: null };
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -113,9 +126,11 @@ try {
         } else {
           const res = spawnSync(args.python!, [join(here, 'reference.py'), '--checkpoint', ckpt, '--config', referenceConfig(config), '--input', join(dir, 'input.f32'),
             '--threads', String(threads), '--precisions', precs.join(','), '--embed-iters', String(embedIters), '--decode-iters', String(decodeIters),
-            '--save-embedding', join(dir, 'embedding_{prec}.npy')], { encoding: 'utf8', maxBuffer: 16 << 20 });
+            '--save-embedding', join(dir, 'embedding_{prec}.npy')], { encoding: 'utf8', maxBuffer: 16 << 20, env: pytorchEnv });
           if (res.status !== 0) throw new Error(`PyTorch reference failed: ${(res.stderr || '').trim().split('\n').pop()}`);
-          push(pt, JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number[]>);
+          const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { times: Record<string, number[]>; blas: string | null };
+          push(pt, out.times);
+          blas.pytorch = out.blas;
         }
         process.stderr.write('.');
       }
@@ -131,11 +146,12 @@ try {
   console.log('\n| model | part | samtutor median (ms) | PyTorch median (ms) | samtutor / PyTorch |');
   console.log('|---|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.model} | ${r.part} | ${r.samtutor_ms} | ${r.pytorch_ms} | ${r.ratio} |`);
-  console.log(`\nembeddings, max |samtutor − PyTorch|: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+  console.log(`\nBLAS: samtutor ${blas.samtutor}, PyTorch ${blas.pytorch}`);
+  console.log(`embeddings, max |samtutor − PyTorch|: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
   const fp32 = rows.filter((r) => String(r.part).endsWith('fp32'));
   console.log(`acceptance (every fp32 ratio <= 1.05): ${fp32.length && fp32.every((r) => (r.ratio as number) <= 1.05) ? 'yes' : 'NO'}`);
   mkdirSync(dirname(args.out!), { recursive: true });
-  writeFileSync(args.out!, `${JSON.stringify({ bench: 'sam', models: 'seeded random weights', date: new Date().toISOString(), threads: getNumThreads(), rounds, rows, embedding_max_abs_diff: diffs }, null, 1)}\n`);
+  writeFileSync(args.out!, `${JSON.stringify({ bench: 'sam', models: 'seeded random weights', date: new Date().toISOString(), threads: getNumThreads(), rounds, blas, rows, embedding_max_abs_diff: diffs }, null, 1)}\n`);
   console.log(`wrote ${args.out}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

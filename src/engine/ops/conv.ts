@@ -55,8 +55,8 @@ const recordsGradient = (...ts: (Tensor | null | undefined)[]): boolean => nativ
 /**
  * A transposed convolution whose kernel equals its stride (no padding, dilation or groups) places each input
  * pixel's kernel-sized patch without overlap, so it is one GEMM, [N·spatial, Cin] @ [Cin, Cout·kernel], and a
- * reshuffle. libtorch 1.13 runs it as slow_conv_transpose (GEMM + col2im) in fp32: 10-16 ms for SAM's 2×2/2
- * upscaling of 1×256×64×64 against about 5 ms this way, with the same values. The result is contiguous NCHW
+ * reshuffle. libtorch 1.13 runs it as slow_conv_transpose (GEMM + col2im) in fp32: 10-11 ms for SAM's 2×2/2
+ * upscaling of 1×256×64×64 against 7-9 ms this way, with the same values. The result is contiguous NCHW
  * whatever the input's memory format (the GELU that follows in SAM is 4× slower on channels-last). Inference
  * only: no autograd, and not under autocast, whose bf16 kernels are already fast; training runs libtorch's op.
  */
