@@ -4,8 +4,8 @@
   # With Debian's libtorch the addon links OpenBLAS's OpenMP build (libopenblas0-openmp) ahead of libtorch, so that
   # BLAS runs on libtorch's own OpenMP threads. With OpenBLAS's pthread build (Debian's preferred libblas.so.3 when
   # both are installed) its threads and libgomp's spin-waiting ones compete for the same cores after every matmul
-  # (on 2 cores, a 4096x256 -> 256 linear took 7-8 ms instead of 3.7). The addon's NEEDED libblas.so.3 / liblapack.so.3 come first, and its
-  # RUNPATH names the OpenMP build, so libtorch's references bind to that copy.
+  # (on 2 cores, a 4096x256 -> 256 linear took 7-8 ms instead of 3.7). The addon's NEEDED libblas.so.3 and
+  # liblapack.so.3 load before libtorch's, from its RUNPATH (the OpenMP build), so libtorch binds to that copy.
   "variables": {
     "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
     "openblas_openmp%": "<!(node -p \"const d = '/usr/lib/' + require('child_process').execFileSync('gcc', ['-print-multiarch']).toString().trim() + '/openblas-openmp'; require('fs').existsSync(d + '/libblas.so.3') ? d : ''\")"

@@ -11,14 +11,14 @@
 //
 //   node --import tsx bench/sam/run.ts [--models vit_b,mobile_sam] [--precisions fp32,bf16] [--rounds 2]
 //       [--embed-iters 3] [--decode-iters 20] [--threads N] [--pytorch-blas system|openmp] [--out bench/results/sam.json]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  type Tensor, autocast, blasLibrary, defaultThreads, getNumThreads, inferenceMode, manualSeed, randn, setNumThreads, tensor, tidy,
+  type Tensor, autocast, blasLibrary, defaultThreads, getNumThreads, inferenceMode, manualSeed, openmpBlasDir, randn, setNumThreads, tensor, tidy,
 } from '../../src/engine/index.ts';
 import { saveCheckpoint } from '../../src/engine/serialization/index.ts';
 import { readNpy } from '../../src/data/npy.ts';
@@ -43,8 +43,8 @@ if (!models.every((m) => m === 'vit_b' || m === 'mobile_sam') || !precs.every((p
 setNumThreads(threads);
 const pytorchEnv = { ...process.env };
 if (args['pytorch-blas'] === 'openmp') {
-  const dir = `/usr/lib/${execFileSync('gcc', ['-print-multiarch']).toString().trim()}/openblas-openmp`;
-  if (!existsSync(`${dir}/libblas.so.3`)) throw new Error(`--pytorch-blas openmp: ${dir}/libblas.so.3 is missing (apt-get install libopenblas0-openmp)`);
+  const dir = openmpBlasDir();
+  if (!dir) throw new Error('--pytorch-blas openmp: OpenBLAS\'s OpenMP build is not installed (apt-get install libopenblas0-openmp)');
   pytorchEnv.LD_LIBRARY_PATH = [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
 } else if (args['pytorch-blas'] !== 'system') {
   throw new Error(`--pytorch-blas must be system or openmp, got ${JSON.stringify(args['pytorch-blas'])}`);

@@ -1,5 +1,6 @@
 // Threads, memory counters, and the grad / inference / autocast scopes.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { native } from './native.ts';
 import { type DType, dtypeCode } from './dtype.ts';
@@ -31,6 +32,18 @@ export function blasLibrary(): string | null {
   }
   const files = [...new Set(maps.split('\n').map((line) => line.slice(line.indexOf('/'))).filter((f) => f.startsWith('/')))];
   return files.find((f) => /\/lib(openblas|mkl_rt|mkl_core)[^/]*\.so/.test(f)) ?? files.find((f) => /\/libblas\.so/.test(f)) ?? null;
+}
+
+/** Where Debian keeps OpenBLAS's OpenMP build (libopenblas0-openmp), or null if it is not installed. */
+export function openmpBlasDir(): string | null {
+  let multiarch: string;
+  try {
+    multiarch = execFileSync('gcc', ['-print-multiarch'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+  const dir = `/usr/lib/${multiarch}/openblas-openmp`;
+  return existsSync(`${dir}/libblas.so.3`) ? dir : null;
 }
 
 export interface MemoryInfo {

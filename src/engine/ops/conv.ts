@@ -1,7 +1,8 @@
 // Convolutions, 1d/2d/3d and transposed. Weights are [out, in/groups, *kernel] ([in, out/groups, *kernel] when
 // transposed), as in PyTorch.
 import { callT } from '../dispatch.ts';
-import { native } from '../native.ts';
+import { isAutocastEnabled, isGradEnabled } from '../runtime.ts';
+import { tidy } from '../scope.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkInt, checkRank, checkTensor, intTuple } from '../validate.ts';
 
@@ -44,13 +45,13 @@ function convTranspose(n: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | n
   const outputPadding = intTuple(o.outputPadding ?? 0, n, 'outputPadding'), dilation = intTuple(o.dilation ?? 1, n, 'dilation', 1);
   const kernel = weight.shape.slice(2);
   if (x.ndim === n + 2 && groups === 1 && kernel.every((k, i) => k === stride[i] && padding[i] === 0 && outputPadding[i] === 0 && dilation[i] === 1)
-    && (x.dtype === 'float32' || x.dtype === 'float64') && !recordsGradient(x, weight, bias) && !native.autocastState().enabled) {
+    && (x.dtype === 'float32' || x.dtype === 'float64') && !recordsGradient(x, weight, bias) && !isAutocastEnabled()) {
     return nonOverlappingConvTranspose(x, weight, bias ?? null);
   }
   return callT(n === 1 ? op : `${op}.input`, [x, weight, bias ?? null, stride, padding, outputPadding, groups, dilation]);
 }
 
-const recordsGradient = (...ts: (Tensor | null | undefined)[]): boolean => native.isGradEnabled() && ts.some((t) => t?.requiresGrad);
+const recordsGradient = (...ts: (Tensor | null | undefined)[]): boolean => isGradEnabled() && ts.some((t) => t?.requiresGrad);
 
 /**
  * A transposed convolution whose kernel equals its stride (no padding, dilation or groups) places each input
@@ -65,22 +66,17 @@ function nonOverlappingConvTranspose(x: Tensor, weight: Tensor, bias: Tensor | n
   const [batch, cin] = x.shape as [number, number];
   const spatial = x.shape.slice(2), kernel = weight.shape.slice(2), cout = weight.shape[1]!;
   const taps = kernel.reduce((a, b) => a * b, 1);
-  const own: Tensor[] = [];
-  const keep = <T extends Tensor>(t: T): T => { own.push(t); return t; };
-  try {
+  return tidy(() => {
     // [N, Cin, *S] -> [N·S, Cin] (a view when channels-last); weight [Cin, Cout, *K] -> [Cin, Cout·K].
     const axes = Array.from({ length: n }, (_, i) => 2 + i);
-    const rows = keep(keep(x.permute(0, ...axes, 1)).reshape(-1, cin));
-    const w = keep(weight.reshape(cin, cout * taps));
-    const cols = bias ? keep(callT('addmm', [keep(callT('repeat_interleave.self_int', [bias, taps, 0])), rows, w])) : keep(rows.matmul(w));
+    const rows = x.permute(0, ...axes, 1).reshape(-1, cin);
+    const w = weight.reshape(cin, cout * taps);
+    const cols = bias ? callT('addmm', [callT('repeat_interleave.self_int', [bias, taps, 0]), rows, w]) : rows.matmul(w);
     // [N, S1..Sn, Cout, K1..Kn] -> interleave each spatial axis with its kernel axis.
-    const split = keep(cols.view(batch, ...spatial, cout, ...kernel));
     const interleaved = Array.from({ length: n }, (_, i) => [1 + i, n + 2 + i]).flat();
     const out = spatial.map((s, i) => s * kernel[i]!);
-    return keep(split.permute(0, n + 1, ...interleaved)).reshape(batch, cout, ...out);
-  } finally {
-    for (const t of own) t.dispose();
-  }
+    return cols.view(batch, ...spatial, cout, ...kernel).permute(0, n + 1, ...interleaved).reshape(batch, cout, ...out);
+  });
 }
 
 export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor => conv(1, x, w, b, o);
